@@ -1,0 +1,150 @@
+//! Per-region SDK clients built from one shared configuration.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+use tokio::sync::Semaphore;
+
+use crate::config::AwsSettings;
+
+/// The clients of one region, and the permits that bound its concurrent requests.
+#[derive(Debug, Clone)]
+pub struct RegionClients {
+    pub region: String,
+    pub kms: aws_sdk_kms::Client,
+    pub cloudhsm: aws_sdk_cloudhsmv2::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub(crate) permits: Arc<Semaphore>,
+    pub(crate) max_concurrency: usize,
+}
+
+/// Clients for every configured region.
+#[derive(Debug)]
+pub struct Clients {
+    regions: Vec<RegionClients>,
+    /// The profile the credentials come from, for error messages.
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+impl Clients {
+    /// Loads the shared configuration (credentials chain, profile, timeouts, retries) once
+    /// and builds clients for each region.
+    pub async fn new(settings: &AwsSettings, regions: &[String]) -> Clients {
+        let base = load_shared(settings, regions.first().map(String::as_str)).await;
+        let account_header = settings
+            .endpoint_url
+            .as_ref()
+            .and(settings.emulator_account_id.clone())
+            .map(EmulatorAccount);
+        let regions = regions
+            .iter()
+            .map(|r| RegionClients::new(&base, r, account_header.clone(), settings.max_concurrency))
+            .collect();
+        Clients {
+            regions,
+            profile: settings.profile.clone(),
+            endpoint_url: settings.endpoint_url.clone(),
+        }
+    }
+
+    pub fn regions(&self) -> impl Iterator<Item = &RegionClients> {
+        self.regions.iter()
+    }
+
+    pub fn region(&self, name: &str) -> Option<&RegionClients> {
+        self.regions.iter().find(|r| r.region == name)
+    }
+}
+
+impl RegionClients {
+    fn new(
+        base: &SdkConfig,
+        region: &str,
+        account: Option<EmulatorAccount>,
+        max_concurrency: usize,
+    ) -> Self {
+        let region_name = Region::new(region.to_owned());
+        macro_rules! client {
+            ($krate:ident) => {{
+                let mut builder = $krate::config::Builder::from(base).region(region_name.clone());
+                if let Some(account) = &account {
+                    builder = builder.interceptor(account.clone());
+                }
+                $krate::Client::from_conf(builder.build())
+            }};
+        }
+        RegionClients {
+            region: region.to_owned(),
+            kms: client!(aws_sdk_kms),
+            cloudhsm: client!(aws_sdk_cloudhsmv2),
+            cloudwatch: client!(aws_sdk_cloudwatch),
+            sts: client!(aws_sdk_sts),
+            permits: Arc::new(Semaphore::new(max_concurrency)),
+            max_concurrency,
+        }
+    }
+
+    /// Waits for a request slot in this region's budget of concurrent requests.
+    pub async fn permit(&self) -> tokio::sync::SemaphorePermit<'_> {
+        // The semaphore is never closed, so acquiring cannot fail.
+        self.permits
+            .acquire()
+            .await
+            .expect("region semaphore is never closed")
+    }
+}
+
+async fn load_shared(settings: &AwsSettings, region: Option<&str>) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(settings.connect_timeout)
+        .operation_attempt_timeout(settings.operation_timeout)
+        .operation_timeout(settings.operation_timeout * settings.max_attempts)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts));
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region.to_owned()));
+    }
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// Adds `x-moto-account-id` to every request, so one emulator holds isolated estates.
+#[derive(Debug, Clone)]
+struct EmulatorAccount(String);
+
+impl Intercept for EmulatorAccount {
+    fn name(&self) -> &'static str {
+        "EmulatorAccount"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("x-moto-account-id", self.0.clone());
+        Ok(())
+    }
+}

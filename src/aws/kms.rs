@@ -1,0 +1,269 @@
+//! KMS reads: keys, aliases, rotation status and rotation history of one region.
+
+use std::collections::HashMap;
+
+use aws_sdk_kms::types::{KeyMetadata, MultiRegionConfiguration};
+use futures::StreamExt;
+
+use super::{RegionClients, classify, to_chrono};
+use crate::estate::{
+    Fetched, Key, KeyManager, MultiRegion, MultiRegionRole, RotationFacts, RotationKind,
+    RotationRecord, SourceError,
+};
+use crate::rotation::not_rotatable_reason;
+
+/// Every key of the region with its aliases and rotation facts. Fails as a whole only when
+/// the keys cannot be listed; a key whose own calls fail carries the error on its row.
+pub async fn fetch_keys(clients: &RegionClients) -> Fetched<Vec<Key>> {
+    let (key_ids, aliases) = tokio::join!(list_key_ids(clients), list_aliases(clients));
+    let key_ids = key_ids?;
+    let (aliases, alias_error) = match aliases {
+        Ok(aliases) => (aliases, None),
+        Err(err) => (HashMap::new(), Some(err)),
+    };
+
+    let mut keys: Vec<Key> = futures::stream::iter(key_ids)
+        .map(|key_id| {
+            let aliases = aliases.get(&key_id).cloned().unwrap_or_default();
+            let alias_error = alias_error.clone();
+            async move {
+                let mut key = describe(clients, &key_id, aliases).await;
+                key.errors.extend(alias_error);
+                key
+            }
+        })
+        .buffer_unordered(clients.max_concurrency)
+        .collect()
+        .await;
+    keys.sort_by(|a, b| {
+        a.display_name()
+            .cmp(b.display_name())
+            .then(a.key_id.cmp(&b.key_id))
+    });
+    Ok(keys)
+}
+
+async fn list_key_ids(clients: &RegionClients) -> Fetched<Vec<String>> {
+    let _permit = clients.permit().await;
+    let entries: Vec<_> = clients
+        .kms
+        .list_keys()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| classify("ListKeys", e))?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|entry| entry.key_id)
+        .collect())
+}
+
+/// Alias names by target key id. Aliases without a target (AWS's reserved aliases before first
+/// use) are skipped.
+async fn list_aliases(clients: &RegionClients) -> Fetched<HashMap<String, Vec<String>>> {
+    let _permit = clients.permit().await;
+    let entries: Vec<_> = clients
+        .kms
+        .list_aliases()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| classify("ListAliases", e))?;
+    let mut by_key: HashMap<String, Vec<String>> = HashMap::new();
+    for entry in entries {
+        if let (Some(name), Some(target)) = (entry.alias_name, entry.target_key_id) {
+            by_key.entry(target).or_default().push(name);
+        }
+    }
+    for names in by_key.values_mut() {
+        names.sort();
+    }
+    Ok(by_key)
+}
+
+/// DescribeKey, then the rotation calls that apply to this kind of key.
+async fn describe(clients: &RegionClients, key_id: &str, aliases: Vec<String>) -> Key {
+    let described = {
+        let _permit = clients.permit().await;
+        clients.kms.describe_key().key_id(key_id).send().await
+    };
+    let mut key = match described.map(|out| out.key_metadata) {
+        Ok(Some(meta)) => key_from_metadata(&meta, &clients.region, aliases),
+        Ok(None) => {
+            let missing = SourceError {
+                operation: "DescribeKey".into(),
+                code: "InvalidResponse".into(),
+                message: "the answer held no key metadata".into(),
+                request_id: None,
+            };
+            return undescribed_key(clients, key_id, aliases, missing);
+        }
+        Err(err) => return undescribed_key(clients, key_id, aliases, classify("DescribeKey", err)),
+    };
+
+    let rotation_applies = key.manager == KeyManager::Customer
+        && not_rotatable_reason(&key).is_none()
+        && matches!(key.state.as_str(), "Enabled" | "Disabled");
+    if rotation_applies {
+        let (status, history) = tokio::join!(
+            rotation_status(clients, key_id),
+            rotation_history(clients, key_id)
+        );
+        match status {
+            Ok(facts) => {
+                key.rotation.enabled = facts.enabled;
+                key.rotation.period_days = facts.period_days;
+                key.rotation.next_rotation = facts.next_rotation;
+            }
+            Err(err) => key.errors.push(err),
+        }
+        match history {
+            Ok(history) => key.rotation.history = history,
+            Err(err) => key.errors.push(err),
+        }
+    }
+    key
+}
+
+async fn rotation_status(clients: &RegionClients, key_id: &str) -> Fetched<RotationFacts> {
+    let _permit = clients.permit().await;
+    let out = clients
+        .kms
+        .get_key_rotation_status()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| classify("GetKeyRotationStatus", e))?;
+    Ok(RotationFacts {
+        enabled: Some(out.key_rotation_enabled),
+        period_days: out
+            .rotation_period_in_days
+            .and_then(|d| u32::try_from(d).ok()),
+        next_rotation: out.next_rotation_date.as_ref().and_then(to_chrono),
+        history: Vec::new(),
+    })
+}
+
+async fn rotation_history(clients: &RegionClients, key_id: &str) -> Fetched<Vec<RotationRecord>> {
+    let _permit = clients.permit().await;
+    let entries: Vec<_> = clients
+        .kms
+        .list_key_rotations()
+        .key_id(key_id)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| classify("ListKeyRotations", e))?;
+    let mut history: Vec<RotationRecord> = entries
+        .iter()
+        .filter_map(|entry| {
+            let date = entry.rotation_date.as_ref().and_then(to_chrono)?;
+            let kind = match entry.rotation_type.as_ref().map(|t| t.as_str()) {
+                Some("ON_DEMAND") => RotationKind::OnDemand,
+                _ => RotationKind::Automatic,
+            };
+            Some(RotationRecord { date, kind })
+        })
+        .collect();
+    history.sort_by_key(|r| r.date);
+    Ok(history)
+}
+
+/// Builds a [`Key`] from DescribeKey's answer.
+pub fn key_from_metadata(meta: &KeyMetadata, region: &str, aliases: Vec<String>) -> Key {
+    let arn = meta.arn.clone().unwrap_or_default();
+    let manager = match meta.key_manager.as_ref().map(|m| m.as_str()) {
+        Some("AWS") => KeyManager::Aws,
+        _ => KeyManager::Customer,
+    };
+    Key {
+        region: region.to_owned(),
+        key_id: meta.key_id.clone(),
+        aliases,
+        description: meta.description.clone().unwrap_or_default(),
+        key_spec: meta
+            .key_spec
+            .as_ref()
+            .map_or_else(|| "SYMMETRIC_DEFAULT".to_owned(), |s| s.as_str().to_owned()),
+        key_usage: meta
+            .key_usage
+            .as_ref()
+            .map_or_else(|| "ENCRYPT_DECRYPT".to_owned(), |u| u.as_str().to_owned()),
+        origin: meta
+            .origin
+            .as_ref()
+            .map_or_else(|| "AWS_KMS".to_owned(), |o| o.as_str().to_owned()),
+        manager,
+        state: meta.key_state.as_ref().map_or_else(
+            || if meta.enabled { "Enabled" } else { "Disabled" }.to_owned(),
+            |s| s.as_str().to_owned(),
+        ),
+        created: meta.creation_date.as_ref().and_then(to_chrono),
+        deletion_date: meta.deletion_date.as_ref().and_then(to_chrono),
+        custom_key_store_id: meta.custom_key_store_id.clone(),
+        multi_region: meta
+            .multi_region_configuration
+            .as_ref()
+            .filter(|_| meta.multi_region.unwrap_or(true))
+            .and_then(|config| multi_region(config, &arn)),
+        rotation: RotationFacts::default(),
+        errors: Vec::new(),
+        arn,
+    }
+}
+
+/// The key's role is read from where the primary is, not from `MultiRegionKeyType`.
+fn multi_region(config: &MultiRegionConfiguration, own_arn: &str) -> Option<MultiRegion> {
+    let primary = config.primary_key.as_ref()?;
+    let primary_arn = primary.arn.clone()?;
+    let role = if primary_arn == own_arn {
+        MultiRegionRole::Primary
+    } else {
+        MultiRegionRole::Replica
+    };
+    let mut replica_regions: Vec<String> = config
+        .replica_keys()
+        .iter()
+        .filter_map(|r| r.region.clone())
+        .collect();
+    replica_regions.sort();
+    Some(MultiRegion {
+        role,
+        primary_region: primary.region.clone().unwrap_or_default(),
+        primary_arn,
+        replica_regions,
+    })
+}
+
+/// A key DescribeKey could not describe: only its id, aliases and the error are known.
+fn undescribed_key(
+    clients: &RegionClients,
+    key_id: &str,
+    aliases: Vec<String>,
+    error: SourceError,
+) -> Key {
+    Key {
+        arn: String::new(),
+        region: clients.region.clone(),
+        key_id: key_id.to_owned(),
+        aliases,
+        description: String::new(),
+        key_spec: String::new(),
+        key_usage: String::new(),
+        origin: String::new(),
+        manager: KeyManager::Customer,
+        state: "Unknown".to_owned(),
+        created: None,
+        deletion_date: None,
+        custom_key_store_id: None,
+        multi_region: None,
+        rotation: RotationFacts::default(),
+        errors: vec![error],
+    }
+}

@@ -1,0 +1,116 @@
+//! Command-line definitions. Every flag that reaches AWS or the token has an environment
+//! variable too, so `keyward sandbox --no-tui` can hand a second shell the whole estate.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyward",
+    version,
+    about = "Terminal console for a multi-region KMS and CloudHSM key estate"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file [default: the platform config dir's keyward/keyward.toml]
+    #[arg(long, global = true, env = "KEYWARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// AWS shared-config profile to take credentials from
+    #[arg(long, global = true, env = "KEYWARD_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Region to watch; repeat it, or separate with commas
+    #[arg(
+        long = "region",
+        global = true,
+        env = "KEYWARD_REGIONS",
+        value_delimiter = ',',
+        value_name = "R"
+    )]
+    pub regions: Vec<String>,
+
+    /// AWS-compatible endpoint for every service, such as a local emulator
+    #[arg(long, global = true, env = "KEYWARD_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Offer no action that changes keys or tokens
+    #[arg(long, global = true)]
+    pub read_only: bool,
+
+    /// PKCS#11 module to list and drive
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_PKCS11_MODULE",
+        value_name = "PATH"
+    )]
+    pub pkcs11_module: Option<PathBuf>,
+
+    /// Account id sent to an emulator that isolates accounts by header (moto)
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_EMULATOR_ACCOUNT",
+        value_name = "ID",
+        hide = true
+    )]
+    pub emulator_account: Option<String>,
+}
+
+impl GlobalArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            regions: self.regions.clone(),
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            read_only: self.read_only,
+            pkcs11_module: self.pkcs11_module.clone(),
+            emulator_account_id: self.emulator_account.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a local estate (moto server and a SoftHSM2 token directory), seed it, open the TUI
+    Sandbox(SandboxArgs),
+    /// Print one snapshot of the estate and exit (2 when a region could not be read)
+    Inventory(InventoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Do not open the TUI: print `export` lines for a second shell, then `ready`, and keep
+    /// the estate running until interrupted
+    #[arg(long)]
+    pub no_tui: bool,
+
+    /// Directory for the sandbox's files [default: a new temporary directory]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InventoryFormat {
+    Json,
+    Table,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
+    pub format: InventoryFormat,
+}

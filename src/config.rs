@@ -1,0 +1,470 @@
+//! Configuration: a TOML file layered over built-in defaults, then command-line flags.
+//!
+//! Error policy: a file named with `--config` (or `KEYWARD_CONFIG`) must exist and parse; the
+//! default location may be absent, but a file that is there and does not parse is an error too,
+//! since silently ignoring it would watch the wrong estate. Every error names the file, the line
+//! and the field, and says what would be valid. Values are validated while they are
+//! deserialized, so the TOML parser's own span points at the offending value.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+use toml::Spanned;
+
+/// The regions of the estate this project was built for; used when nothing else says.
+pub const DEFAULT_REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+/// Where SoftHSM2 installs its PKCS#11 module on Debian and Ubuntu.
+pub const DEFAULT_PKCS11_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// The configuration file could not be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("config file {path}: not found (it was named explicitly, so it must exist)")]
+    Missing { path: PathBuf },
+    #[error("config file {path}: cannot read it: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}, line {line}, column {column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{field}: {message}")]
+    Flag {
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// An AWS region name such as `us-east-1`, checked for shape (not for existence: a region the
+/// account has not enabled shows its own error in the console).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Region(String);
+
+impl Region {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Region {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        let parts: Vec<&str> = name.split('-').collect();
+        let letters = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
+        let valid = parts.len() >= 3
+            && parts[0].len() == 2
+            && letters(parts[0])
+            && parts[1..parts.len() - 1].iter().all(|p| letters(p))
+            && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+            && !parts[parts.len() - 1].is_empty();
+        if valid {
+            Ok(Region(name))
+        } else {
+            Err(format!(
+                "invalid region name {name:?}: expected an AWS region such as \"us-east-1\" or \
+                 \"ap-southeast-2\""
+            ))
+        }
+    }
+}
+
+/// An integer checked against an inclusive range while it is deserialized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Bounded<const MIN: i64, const MAX: i64>(u32);
+
+impl<const MIN: i64, const MAX: i64> Bounded<MIN, MAX> {
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> TryFrom<i64> for Bounded<MIN, MAX> {
+    type Error = String;
+
+    fn try_from(value: i64) -> Result<Self, String> {
+        if (MIN..=MAX).contains(&value) {
+            Ok(Bounded(value as u32))
+        } else {
+            Err(format!(
+                "{value} is out of range: expected a whole number from {MIN} to {MAX}"
+            ))
+        }
+    }
+}
+
+/// An endpoint URL for every AWS service, such as a local emulator.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct EndpointUrl(String);
+
+impl EndpointUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EndpointUrl {
+    type Error = String;
+
+    fn try_from(url: String) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.starts_with('/') => {
+                Ok(EndpointUrl(url.trim_end_matches('/').to_owned()))
+            }
+            _ => Err(format!(
+                "invalid endpoint URL {url:?}: expected http:// or https:// followed by a host, \
+                 such as \"http://127.0.0.1:5000\""
+            )),
+        }
+    }
+}
+
+/// The file as written; every field optional, unknown fields refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    regions: Option<Vec<Region>>,
+    profile: Option<String>,
+    endpoint_url: Option<EndpointUrl>,
+    refresh_interval_secs: Option<Bounded<5, 86_400>>,
+    read_only: Option<bool>,
+    rotation: Option<RotationFile>,
+    pkcs11: Option<Pkcs11File>,
+    aws: Option<AwsFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotationFile {
+    period_days: Option<Spanned<Bounded<90, 2560>>>,
+    warn_after_days: Option<Spanned<Bounded<1, 2559>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pkcs11File {
+    module: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AwsFile {
+    connect_timeout_secs: Option<Bounded<1, 60>>,
+    operation_timeout_secs: Option<Bounded<1, 600>>,
+    max_attempts: Option<Bounded<1, 10>>,
+    max_concurrency: Option<Bounded<1, 256>>,
+    emulator_account_id: Option<String>,
+}
+
+/// The rotation rule every customer-managed key is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationPolicy {
+    /// A key must have rotated within this many days.
+    pub period_days: u32,
+    /// Past this many days since the last rotation a key is due soon; the estate's
+    /// `KeyRotationDelay` alarm fires at the same age.
+    pub warn_after_days: u32,
+}
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        RotationPolicy {
+            period_days: 90,
+            warn_after_days: 85,
+        }
+    }
+}
+
+/// How keyward talks to AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub connect_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub max_attempts: u32,
+    /// Concurrent requests per region.
+    pub max_concurrency: usize,
+    /// Sent as `x-moto-account-id` when an endpoint override is set, so one emulator can hold
+    /// several isolated estates. Ignored against real AWS.
+    pub emulator_account_id: Option<String>,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        AwsSettings {
+            profile: None,
+            endpoint_url: None,
+            connect_timeout: Duration::from_secs(3),
+            operation_timeout: Duration::from_secs(20),
+            max_attempts: 3,
+            max_concurrency: 16,
+            emulator_account_id: None,
+        }
+    }
+}
+
+/// The resolved settings keyward runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub regions: Vec<String>,
+    pub refresh_interval: Duration,
+    pub read_only: bool,
+    pub rotation: RotationPolicy,
+    pub pkcs11_module: PathBuf,
+    pub aws: AwsSettings,
+    /// The file these settings came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            regions: DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect(),
+            refresh_interval: Duration::from_secs(60),
+            read_only: false,
+            rotation: RotationPolicy::default(),
+            pkcs11_module: PathBuf::from(DEFAULT_PKCS11_MODULE),
+            aws: AwsSettings::default(),
+            source: None,
+        }
+    }
+}
+
+/// Values given on the command line (or their environment variables); they win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub regions: Vec<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub read_only: bool,
+    pub pkcs11_module: Option<PathBuf>,
+    pub emulator_account_id: Option<String>,
+}
+
+/// The default config file location, from the platform's conventions.
+pub fn default_path() -> Option<PathBuf> {
+    crate::paths::project_dirs().map(|d| d.config_dir().join("keyward.toml"))
+}
+
+/// Loads settings from `explicit` (which must exist) or the default location (which may not),
+/// then applies the overrides.
+pub fn load(explicit: Option<&Path>, overrides: &Overrides) -> Result<Settings, ConfigError> {
+    let mut settings = match explicit {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => ConfigError::Missing {
+                    path: path.to_owned(),
+                },
+                _ => ConfigError::Unreadable {
+                    path: path.to_owned(),
+                    source,
+                },
+            })?;
+            parse(&text, path)?
+        }
+        None => match default_path() {
+            Some(path) => match std::fs::read_to_string(&path) {
+                Ok(text) => parse(&text, &path)?,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Settings::default(),
+                Err(source) => return Err(ConfigError::Unreadable { path, source }),
+            },
+            None => Settings::default(),
+        },
+    };
+    apply(&mut settings, overrides)?;
+    Ok(settings)
+}
+
+/// Parses the text of a config file; `path` is only used in error messages.
+pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
+    let invalid = |span: Option<std::ops::Range<usize>>, message: String| {
+        let (line, column) = span.map(|s| line_column(text, s.start)).unwrap_or((1, 1));
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            message,
+        }
+    };
+    let file: FileConfig =
+        toml::from_str(text).map_err(|err| invalid(err.span(), err.message().to_owned()))?;
+
+    let mut settings = Settings {
+        source: Some(path.to_owned()),
+        ..Settings::default()
+    };
+    if let Some(regions) = file.regions {
+        if regions.is_empty() {
+            let message =
+                "regions: the list is empty; name at least one region, such as [\"us-east-1\"]";
+            return Err(invalid(None, message.into()).with_span_of(text, "regions"));
+        }
+        settings.regions = dedup(regions.into_iter().map(|r| r.0));
+    }
+    settings.aws.profile = file.profile;
+    settings.aws.endpoint_url = file.endpoint_url.map(|u| u.0);
+    if let Some(secs) = file.refresh_interval_secs {
+        settings.refresh_interval = Duration::from_secs(secs.get().into());
+    }
+    settings.read_only = file.read_only.unwrap_or(false);
+
+    if let Some(rotation) = file.rotation {
+        if let Some(period) = &rotation.period_days {
+            settings.rotation.period_days = period.get_ref().get();
+        }
+        if let Some(warn) = &rotation.warn_after_days {
+            settings.rotation.warn_after_days = warn.get_ref().get();
+        }
+        let policy = settings.rotation;
+        if policy.warn_after_days >= policy.period_days {
+            let span = rotation.warn_after_days.as_ref().map(|w| w.span());
+            return Err(invalid(
+                span,
+                format!(
+                    "rotation.warn_after_days = {} must be less than rotation.period_days = {}",
+                    policy.warn_after_days, policy.period_days
+                ),
+            ));
+        }
+    }
+    if let Some(module) = file.pkcs11.and_then(|p| p.module) {
+        settings.pkcs11_module = module;
+    }
+    if let Some(aws) = file.aws {
+        let defaults = AwsSettings::default();
+        settings.aws.connect_timeout = aws
+            .connect_timeout_secs
+            .map_or(defaults.connect_timeout, |s| {
+                Duration::from_secs(s.get().into())
+            });
+        settings.aws.operation_timeout = aws
+            .operation_timeout_secs
+            .map_or(defaults.operation_timeout, |s| {
+                Duration::from_secs(s.get().into())
+            });
+        settings.aws.max_attempts = aws.max_attempts.map_or(defaults.max_attempts, |n| n.get());
+        settings.aws.max_concurrency = aws
+            .max_concurrency
+            .map_or(defaults.max_concurrency, |n| n.get() as usize);
+        if let Some(account) = aws.emulator_account_id {
+            let account = check_account_id(&account).map_err(|message| {
+                invalid(None, format!("aws.emulator_account_id: {message}"))
+                    .with_span_of(text, "emulator_account_id")
+            })?;
+            settings.aws.emulator_account_id = Some(account);
+        }
+    }
+    Ok(settings)
+}
+
+fn apply(settings: &mut Settings, overrides: &Overrides) -> Result<(), ConfigError> {
+    if !overrides.regions.is_empty() {
+        let mut regions = Vec::new();
+        for name in overrides.regions.iter().flat_map(|r| r.split(',')) {
+            let region =
+                Region::try_from(name.trim().to_owned()).map_err(|message| ConfigError::Flag {
+                    field: "--region",
+                    message,
+                })?;
+            regions.push(region.0);
+        }
+        settings.regions = dedup(regions.into_iter());
+    }
+    if let Some(profile) = &overrides.profile {
+        settings.aws.profile = Some(profile.clone());
+    }
+    if let Some(url) = &overrides.endpoint_url {
+        let url = EndpointUrl::try_from(url.clone()).map_err(|message| ConfigError::Flag {
+            field: "--endpoint-url",
+            message,
+        })?;
+        settings.aws.endpoint_url = Some(url.0);
+    }
+    if let Some(module) = &overrides.pkcs11_module {
+        settings.pkcs11_module = module.clone();
+    }
+    if let Some(account) = &overrides.emulator_account_id {
+        settings.aws.emulator_account_id =
+            Some(
+                check_account_id(account).map_err(|message| ConfigError::Flag {
+                    field: "KEYWARD_EMULATOR_ACCOUNT",
+                    message,
+                })?,
+            );
+    }
+    settings.read_only |= overrides.read_only;
+    Ok(())
+}
+
+fn check_account_id(account: &str) -> Result<String, String> {
+    if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(account.to_owned())
+    } else {
+        Err(format!(
+            "{account:?} is not an account id: expected 12 digits"
+        ))
+    }
+}
+
+fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+impl ConfigError {
+    /// Points an error at the first occurrence of `needle` in `text`, when it has no position.
+    fn with_span_of(self, text: &str, needle: &str) -> Self {
+        match self {
+            ConfigError::Invalid { path, message, .. } => {
+                let (line, column) = text.find(needle).map_or((1, 1), |o| line_column(text, o));
+                ConfigError::Invalid {
+                    path,
+                    line,
+                    column,
+                    message,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,67 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use keyward::aws::Clients;
+use keyward::cli::{Cli, Command, InventoryArgs, InventoryFormat};
+use keyward::config::{self, Settings};
+use keyward::inventory::Inventory;
+
+/// Exit code when part of the estate could not be read.
+const EXIT_PARTIAL: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("keyward: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("keyward: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = config::load(cli.global.config.as_deref(), &cli.global.overrides())?;
+    match cli.command {
+        None => {
+            keyward::tui::run(settings).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Sandbox(args)) => {
+            keyward::sandbox::run(settings, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Inventory(args)) => inventory(settings, &args).await,
+    }
+}
+
+async fn inventory(settings: Settings, args: &InventoryArgs) -> anyhow::Result<ExitCode> {
+    keyward::logging::init_stderr();
+    let clients = Arc::new(Clients::new(&settings.aws, &settings.regions).await);
+    let snapshots = keyward::aws::fetch_all(&clients).await;
+    let inventory = Inventory::build(&snapshots, &settings.rotation, chrono::Utc::now());
+
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        InventoryFormat::Json => inventory.write_json(&mut out),
+        InventoryFormat::Table => inventory.write_table(&mut out),
+    }
+    .context("writing the inventory to standard output")?;
+    Ok(if inventory.complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    })
+}
