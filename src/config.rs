@@ -173,6 +173,8 @@ struct AwsFile {
     operation_timeout_secs: Option<Bounded<1, 600>>,
     max_attempts: Option<Bounded<1, 10>>,
     max_concurrency: Option<Bounded<1, 256>>,
+    page_size: Option<Bounded<1, 1000>>,
+    endpoints: Option<std::collections::BTreeMap<Region, EndpointUrl>>,
     emulator_account_id: Option<String>,
 }
 
@@ -200,11 +202,16 @@ impl Default for RotationPolicy {
 pub struct AwsSettings {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    /// One endpoint for every service of a region (a regional proxy or emulator); it wins over
+    /// `endpoint_url` for that region.
+    pub region_endpoints: std::collections::BTreeMap<String, String>,
     pub connect_timeout: Duration,
     pub operation_timeout: Duration,
     pub max_attempts: u32,
     /// Concurrent requests per region.
     pub max_concurrency: usize,
+    /// Entries asked for per page of KMS `List*` calls (AWS allows up to 1000).
+    pub page_size: u32,
     /// Sent as `x-moto-account-id` when an endpoint override is set, so one emulator can hold
     /// several isolated estates. Ignored against real AWS.
     pub emulator_account_id: Option<String>,
@@ -215,10 +222,12 @@ impl Default for AwsSettings {
         AwsSettings {
             profile: None,
             endpoint_url: None,
+            region_endpoints: std::collections::BTreeMap::new(),
             connect_timeout: Duration::from_secs(3),
             operation_timeout: Duration::from_secs(20),
             max_attempts: 3,
             max_concurrency: 16,
+            page_size: 1000,
             emulator_account_id: None,
         }
     }
@@ -367,6 +376,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
         settings.aws.max_concurrency = aws
             .max_concurrency
             .map_or(defaults.max_concurrency, |n| n.get() as usize);
+        settings.aws.page_size = aws.page_size.map_or(defaults.page_size, |n| n.get());
+        settings.aws.region_endpoints = aws
+            .endpoints
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(region, url)| (region.0, url.0))
+            .collect();
         if let Some(account) = aws.emulator_account_id {
             let account = check_account_id(&account).map_err(|message| {
                 invalid(None, format!("aws.emulator_account_id: {message}"))

@@ -26,6 +26,7 @@ pub struct RegionClients {
     pub sts: aws_sdk_sts::Client,
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) max_concurrency: usize,
+    pub(crate) page_size: i32,
 }
 
 /// Clients for every configured region.
@@ -42,14 +43,15 @@ impl Clients {
     /// and builds clients for each region.
     pub async fn new(settings: &AwsSettings, regions: &[String]) -> Clients {
         let base = load_shared(settings, regions.first().map(String::as_str)).await;
+        let overridden = settings.endpoint_url.is_some() || !settings.region_endpoints.is_empty();
         let account_header = settings
-            .endpoint_url
-            .as_ref()
-            .and(settings.emulator_account_id.clone())
+            .emulator_account_id
+            .clone()
+            .filter(|_| overridden)
             .map(EmulatorAccount);
         let regions = regions
             .iter()
-            .map(|r| RegionClients::new(&base, r, account_header.clone(), settings.max_concurrency))
+            .map(|r| RegionClients::new(&base, r, account_header.clone(), settings))
             .collect();
         Clients {
             regions,
@@ -72,12 +74,15 @@ impl RegionClients {
         base: &SdkConfig,
         region: &str,
         account: Option<EmulatorAccount>,
-        max_concurrency: usize,
+        settings: &AwsSettings,
     ) -> Self {
         let region_name = Region::new(region.to_owned());
         macro_rules! client {
             ($krate:ident) => {{
                 let mut builder = $krate::config::Builder::from(base).region(region_name.clone());
+                if let Some(url) = settings.region_endpoints.get(region) {
+                    builder = builder.endpoint_url(url);
+                }
                 if let Some(account) = &account {
                     builder = builder.interceptor(account.clone());
                 }
@@ -90,8 +95,9 @@ impl RegionClients {
             cloudhsm: client!(aws_sdk_cloudhsmv2),
             cloudwatch: client!(aws_sdk_cloudwatch),
             sts: client!(aws_sdk_sts),
-            permits: Arc::new(Semaphore::new(max_concurrency)),
-            max_concurrency,
+            permits: Arc::new(Semaphore::new(settings.max_concurrency)),
+            max_concurrency: settings.max_concurrency,
+            page_size: i32::try_from(settings.page_size).unwrap_or(1000),
         }
     }
 

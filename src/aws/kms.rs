@@ -49,6 +49,7 @@ async fn list_key_ids(clients: &RegionClients) -> Fetched<Vec<String>> {
         .kms
         .list_keys()
         .into_paginator()
+        .page_size(clients.page_size)
         .items()
         .send()
         .try_collect()
@@ -68,6 +69,7 @@ async fn list_aliases(clients: &RegionClients) -> Fetched<HashMap<String, Vec<St
         .kms
         .list_aliases()
         .into_paginator()
+        .page_size(clients.page_size)
         .items()
         .send()
         .try_collect()
@@ -155,6 +157,7 @@ async fn rotation_history(clients: &RegionClients, key_id: &str) -> Fetched<Vec<
         .list_key_rotations()
         .key_id(key_id)
         .into_paginator()
+        .page_size(clients.page_size)
         .items()
         .send()
         .try_collect()
