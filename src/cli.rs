@@ -58,6 +58,10 @@ pub struct GlobalArgs {
     )]
     pub pkcs11_module: Option<PathBuf>,
 
+    /// Audit journal [default: the platform data dir's keyward/audit.jsonl]
+    #[arg(long, global = true, env = "KEYWARD_AUDIT_LOG", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+
     /// Account id sent to an emulator that isolates accounts by header (moto)
     #[arg(
         long,
@@ -88,6 +92,21 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Print one snapshot of the estate and exit (2 when a region could not be read)
     Inventory(InventoryArgs),
+    /// Read or check the audit journal
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List the journal's entries, oldest first
+    Show {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
+        format: InventoryFormat,
+    },
+    /// Check the hash chain; exit 1 naming the first entry altered, removed or reordered
+    Verify,
 }
 
 #[derive(Debug, Args)]

@@ -3,8 +3,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use keyward::audit::{self, Journal};
 use keyward::aws::Clients;
-use keyward::cli::{Cli, Command, InventoryArgs, InventoryFormat};
+use keyward::cli::{AuditCommand, Cli, Command, InventoryArgs, InventoryFormat};
 use keyward::config::{self, Settings};
 use keyward::inventory::Inventory;
 
@@ -44,6 +45,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Inventory(args)) => inventory(settings, &args).await,
+        Some(Command::Audit(command)) => {
+            let journal = match cli.global.audit_log {
+                Some(path) => Journal::at(path),
+                None => Journal::default_location()?,
+            };
+            let mut out = std::io::stdout().lock();
+            match command {
+                AuditCommand::Show { format } => {
+                    audit::command::show(&journal, format, &mut out)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                AuditCommand::Verify => Ok(if audit::command::verify(&journal, &mut out)? {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }),
+            }
+        }
     }
 }
 
