@@ -19,6 +19,7 @@ use futures::future::join_all;
 
 pub use client::{Clients, RegionClients};
 pub use error::classify;
+pub use kms::{fetch_key, key_from_metadata};
 pub use time::to_chrono;
 
 use crate::estate::RegionSnapshot;

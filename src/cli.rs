@@ -95,6 +95,76 @@ pub enum Command {
     /// Read or check the audit journal
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Change a key: print the plan with --dry-run, run it with --yes
+    Key(KeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub action: KeyAction,
+
+    /// Print the plan and change nothing
+    #[arg(long, global = true, conflicts_with = "yes")]
+    pub dry_run: bool,
+
+    /// Run the plan without asking (it is still printed and journaled)
+    #[arg(long, global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Rotate the key material now (RotateKeyOnDemand)
+    Rotate { key: String },
+    /// Create a successor key with the same properties and move the aliases to it
+    RotateManual { key: String },
+    /// Turn on automatic rotation with a period
+    EnableRotation {
+        key: String,
+        /// Days between rotations (90 to 2560)
+        #[arg(long, default_value_t = 90)]
+        period_days: u32,
+    },
+    /// Turn off automatic rotation
+    DisableRotation { key: String },
+    /// Replicate a multi-region primary key into another region
+    Replicate {
+        key: String,
+        /// The region to replicate into
+        #[arg(long, value_name = "REGION")]
+        to: String,
+    },
+    /// Schedule the key's deletion after a waiting period
+    ScheduleDeletion {
+        key: String,
+        /// Days before deletion (7 to 30)
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+    /// Cancel a scheduled deletion (the key comes back disabled)
+    CancelDeletion { key: String },
+    /// Disable the key
+    Disable { key: String },
+    /// Enable the key
+    Enable { key: String },
+    /// Create a multi-region key with an alias and rotation, and replicate it
+    CreateMultiRegion {
+        /// Alias for the new key, such as alias/settlements-data
+        #[arg(long)]
+        alias: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Region of the primary [default: the first configured region]
+        #[arg(long, value_name = "REGION")]
+        primary: Option<String>,
+        /// Regions to replicate into (repeat, or separate with commas)
+        #[arg(long = "replica", value_delimiter = ',', value_name = "REGION")]
+        replicas: Vec<String>,
+        /// Days between automatic rotations (90 to 2560)
+        #[arg(long, default_value_t = 90)]
+        period_days: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -106,6 +106,9 @@ impl RotationFacts {
     }
 }
 
+/// The `state` of a key that DescribeKey could not describe; its errors say why.
+pub const UNDESCRIBED: &str = "Unknown";
+
 /// AWS allows this many on-demand rotations per key over its lifetime.
 pub const ON_DEMAND_ROTATION_LIMIT: usize = 25;
 

@@ -5,6 +5,7 @@
 //! clock as a parameter. The console ([`tui`]) and the headless commands ([`inventory`]) render
 //! the same data; [`sandbox`] runs a local estate on emulators.
 
+pub mod action;
 pub mod audit;
 pub mod aws;
 pub mod cli;

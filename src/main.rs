@@ -45,11 +45,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Inventory(args)) => inventory(settings, &args).await,
+        Some(Command::Key(args)) => {
+            keyward::logging::init_stderr();
+            let journal = journal(cli.global.audit_log)?;
+            keyward::action::command::run(&settings, args, &journal).await
+        }
         Some(Command::Audit(command)) => {
-            let journal = match cli.global.audit_log {
-                Some(path) => Journal::at(path),
-                None => Journal::default_location()?,
-            };
+            let journal = journal(cli.global.audit_log)?;
             let mut out = std::io::stdout().lock();
             match command {
                 AuditCommand::Show { format } => {
@@ -64,6 +66,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+fn journal(explicit: Option<std::path::PathBuf>) -> anyhow::Result<Journal> {
+    Ok(match explicit {
+        Some(path) => Journal::at(path),
+        None => Journal::default_location()?,
+    })
 }
 
 async fn inventory(settings: Settings, args: &InventoryArgs) -> anyhow::Result<ExitCode> {

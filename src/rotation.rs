@@ -210,7 +210,7 @@ pub fn evaluate(key: &Key, policy: &RotationPolicy, now: DateTime<Utc>) -> Rotat
                 "key is disabled; it cannot be used or rotated".into(),
             );
         }
-        "Unknown" => {
+        crate::estate::UNDESCRIBED => {
             return RotationView::bare(
                 RotationStatus::Unknown,
                 "the key could not be described; its errors say why".into(),

@@ -6,6 +6,7 @@ use aws_sdk_kms::types::{KeyMetadata, MultiRegionConfiguration};
 use futures::StreamExt;
 
 use super::{RegionClients, classify, to_chrono};
+use crate::estate::UNDESCRIBED;
 use crate::estate::{
     Fetched, Key, KeyManager, MultiRegion, MultiRegionRole, RotationFacts, RotationKind,
     RotationRecord, SourceError,
@@ -41,6 +42,37 @@ pub async fn fetch_keys(clients: &RegionClients) -> Fetched<Vec<Key>> {
             .then(a.key_id.cmp(&b.key_id))
     });
     Ok(keys)
+}
+
+/// One key, freshly read: DescribeKey, its aliases and its rotation facts. Fails only when
+/// the key cannot be described.
+pub async fn fetch_key(clients: &RegionClients, key_id: &str) -> Fetched<Key> {
+    let mut key = describe(clients, key_id, Vec::new()).await;
+    if key.state == UNDESCRIBED {
+        return Err(key.errors.swap_remove(0));
+    }
+    // ListAliases filters by key id or ARN only, so ask with the id DescribeKey resolved.
+    let aliases = {
+        let _permit = clients.permit().await;
+        clients
+            .kms
+            .list_aliases()
+            .key_id(&key.key_id)
+            .into_paginator()
+            .page_size(clients.page_size)
+            .items()
+            .send()
+            .try_collect()
+            .await
+    };
+    match aliases {
+        Ok(entries) => {
+            key.aliases = entries.into_iter().filter_map(|a| a.alias_name).collect();
+            key.aliases.sort();
+        }
+        Err(err) => key.errors.push(classify("ListAliases", err)),
+    }
+    Ok(key)
 }
 
 async fn list_key_ids(clients: &RegionClients) -> Fetched<Vec<String>> {
@@ -112,8 +144,8 @@ async fn describe(clients: &RegionClients, key_id: &str, aliases: Vec<String>) -
         && matches!(key.state.as_str(), "Enabled" | "Disabled");
     if rotation_applies {
         let (status, history) = tokio::join!(
-            rotation_status(clients, key_id),
-            rotation_history(clients, key_id)
+            rotation_status(clients, &key.key_id),
+            rotation_history(clients, &key.key_id)
         );
         match status {
             Ok(facts) => {
@@ -261,7 +293,7 @@ fn undescribed_key(
         key_usage: String::new(),
         origin: String::new(),
         manager: KeyManager::Customer,
-        state: "Unknown".to_owned(),
+        state: UNDESCRIBED.to_owned(),
         created: None,
         deletion_date: None,
         custom_key_store_id: None,

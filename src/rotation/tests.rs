@@ -26,13 +26,19 @@ fn key() -> Key {
         deletion_date: None,
         custom_key_store_id: None,
         multi_region: None,
-        rotation: RotationFacts { enabled: Some(true), ..RotationFacts::default() },
+        rotation: RotationFacts {
+            enabled: Some(true),
+            ..RotationFacts::default()
+        },
         errors: Vec::new(),
     }
 }
 
 fn policy() -> RotationPolicy {
-    RotationPolicy { period_days: 90, warn_after_days: 85 }
+    RotationPolicy {
+        period_days: 90,
+        warn_after_days: 85,
+    }
 }
 
 fn status(key: &Key, now: DateTime<Utc>) -> RotationStatus {
@@ -65,8 +71,14 @@ fn enabled_key_is_due_soon_until_the_deadline_and_overdue_after() {
 fn the_latest_rotation_restarts_the_clock() {
     let mut key = key();
     key.rotation.history = vec![
-        RotationRecord { date: at(100, 12), kind: RotationKind::OnDemand },
-        RotationRecord { date: at(30, 12), kind: RotationKind::Automatic },
+        RotationRecord {
+            date: at(100, 12),
+            kind: RotationKind::OnDemand,
+        },
+        RotationRecord {
+            date: at(30, 12),
+            kind: RotationKind::Automatic,
+        },
     ];
     let view = evaluate(&key, &policy(), at(110, 12));
     assert_eq!(view.status, RotationStatus::Ok);
@@ -92,7 +104,11 @@ fn a_slow_aws_schedule_does_not_excuse_the_policy() {
     let view = evaluate(&key, &policy(), at(100, 12));
     assert_eq!(view.status, RotationStatus::Overdue);
     assert_eq!(view.next_rotation, Some(at(365, 12)));
-    assert!(view.detail.contains("slower than the 90-day rule"), "{}", view.detail);
+    assert!(
+        view.detail.contains("slower than the 90-day rule"),
+        "{}",
+        view.detail
+    );
 }
 
 #[test]
@@ -131,11 +147,26 @@ fn a_failed_rotation_read_is_unknown_with_the_error() {
 #[test]
 fn key_types_aws_cannot_rotate_need_manual_rotation() {
     let cases = [
-        ("ECC_NIST_P256", "AWS_KMS", None, NotRotatableReason::Asymmetric),
+        (
+            "ECC_NIST_P256",
+            "AWS_KMS",
+            None,
+            NotRotatableReason::Asymmetric,
+        ),
         ("RSA_2048", "AWS_KMS", None, NotRotatableReason::Asymmetric),
         ("HMAC_256", "AWS_KMS", None, NotRotatableReason::Hmac),
-        ("SYMMETRIC_DEFAULT", "EXTERNAL", None, NotRotatableReason::ImportedMaterial),
-        ("SYMMETRIC_DEFAULT", "AWS_CLOUDHSM", Some("cks-1"), NotRotatableReason::CustomKeyStore),
+        (
+            "SYMMETRIC_DEFAULT",
+            "EXTERNAL",
+            None,
+            NotRotatableReason::ImportedMaterial,
+        ),
+        (
+            "SYMMETRIC_DEFAULT",
+            "AWS_CLOUDHSM",
+            Some("cks-1"),
+            NotRotatableReason::CustomKeyStore,
+        ),
     ];
     for (spec, origin, store, reason) in cases {
         let mut key = key();
