@@ -109,3 +109,6 @@ pub fn record(
     };
     journal.append(&record, Utc::now())
 }
+
+#[cfg(test)]
+mod tests;

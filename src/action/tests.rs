@@ -1,0 +1,255 @@
+//! Pre-flight refusals and plan shapes, without AWS.
+
+use super::plan::{Call, KeyRef, Risk, TagValue};
+use super::preflight::*;
+use crate::estate::{
+    Key, KeyManager, MultiRegion, MultiRegionRole, RotationFacts, RotationKind, RotationRecord,
+};
+
+fn key() -> Key {
+    Key {
+        arn: "arn:aws:kms:us-east-1:111122223333:key/k1".into(),
+        region: "us-east-1".into(),
+        key_id: "k1".into(),
+        aliases: vec!["alias/payments-data".into()],
+        description: "payments".into(),
+        key_spec: "SYMMETRIC_DEFAULT".into(),
+        key_usage: "ENCRYPT_DECRYPT".into(),
+        origin: "AWS_KMS".into(),
+        manager: KeyManager::Customer,
+        state: "Enabled".into(),
+        created: None,
+        deletion_date: None,
+        custom_key_store_id: None,
+        multi_region: None,
+        rotation: RotationFacts {
+            enabled: Some(true),
+            ..RotationFacts::default()
+        },
+        errors: Vec::new(),
+    }
+}
+
+fn ctx() -> Context {
+    Context {
+        read_only: false,
+        regions: vec![
+            "us-east-1".into(),
+            "eu-west-1".into(),
+            "ap-southeast-2".into(),
+        ],
+        account: Some("111122223333".into()),
+    }
+}
+
+fn refusal(request: Request, key: &Key) -> String {
+    check(&request, key, &ctx()).unwrap_err().0
+}
+
+fn primary() -> Key {
+    let mut key = key();
+    key.key_id = "mrk-1".into();
+    key.multi_region = Some(MultiRegion {
+        role: MultiRegionRole::Primary,
+        primary_arn: key.arn.clone(),
+        primary_region: "us-east-1".into(),
+        replica_regions: vec!["eu-west-1".into()],
+    });
+    key
+}
+
+#[test]
+fn read_only_refuses_everything() {
+    let ctx = Context {
+        read_only: true,
+        ..ctx()
+    };
+    for (request, verdict) in offers(&key(), &ctx) {
+        let reason = verdict.unwrap_err().0;
+        assert!(
+            reason.starts_with("read-only mode"),
+            "{request:?}: {reason}"
+        );
+    }
+}
+
+#[test]
+fn rotate_now_refusals_say_why() {
+    let mut asym = key();
+    asym.key_spec = "ECC_NIST_P256".into();
+    assert!(refusal(Request::RotateNow, &asym).contains("manual rotation"));
+
+    let mut used_up = key();
+    used_up.rotation.history = (0..25)
+        .map(|_| RotationRecord {
+            date: chrono::Utc::now(),
+            kind: RotationKind::OnDemand,
+        })
+        .collect();
+    assert!(refusal(Request::RotateNow, &used_up).contains("all 25 on-demand rotations"));
+
+    let mut replica = primary();
+    replica.multi_region.as_mut().unwrap().role = MultiRegionRole::Replica;
+    replica.region = "eu-west-1".into();
+    assert!(refusal(Request::RotateNow, &replica).contains("primary in us-east-1"));
+
+    let mut aws = key();
+    aws.manager = KeyManager::Aws;
+    assert!(refusal(Request::RotateNow, &aws).contains("AWS manages this key"));
+
+    let mut deleting = key();
+    deleting.state = "PendingDeletion".into();
+    assert!(refusal(Request::RotateNow, &deleting).contains("cancel the deletion first"));
+    assert!(check(&Request::CancelDeletion, &deleting, &ctx()).is_ok());
+}
+
+#[test]
+fn rotation_period_is_validated_before_any_call() {
+    let reason = refusal(Request::EnableRotation { period_days: 30 }, &key());
+    assert!(reason.contains("90 to 2560"), "{reason}");
+    assert!(
+        check(
+            &Request::EnableRotation { period_days: 2560 },
+            &key(),
+            &ctx()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn replication_is_offered_only_from_the_primary_to_new_regions() {
+    assert!(
+        refusal(
+            Request::Replicate {
+                to_region: "eu-west-1".into()
+            },
+            &primary()
+        )
+        .contains("already holds")
+    );
+    assert!(
+        check(
+            &Request::Replicate {
+                to_region: "ap-southeast-2".into()
+            },
+            &primary(),
+            &ctx()
+        )
+        .is_ok()
+    );
+    assert!(
+        refusal(
+            Request::Replicate {
+                to_region: "eu-west-1".into()
+            },
+            &key()
+        )
+        .contains("single-region")
+    );
+    assert!(
+        refusal(
+            Request::Replicate {
+                to_region: "sa-east-1".into()
+            },
+            &primary()
+        )
+        .contains("not a region keyward watches")
+    );
+}
+
+#[test]
+fn deletion_window_is_validated() {
+    assert!(refusal(Request::ScheduleDeletion { days: 3 }, &key()).contains("7 to 30"));
+    let plan = plan(
+        &Request::ScheduleDeletion { days: 7 },
+        &key(),
+        &KeyExtras::default(),
+        &ctx(),
+    )
+    .unwrap();
+    assert_eq!(plan.risk, Risk::Destructive);
+    assert_eq!(plan.confirm_phrase.as_deref(), Some("alias/payments-data"));
+}
+
+#[test]
+fn manual_rotation_copies_the_key_and_moves_every_alias() {
+    let mut key = key();
+    key.aliases.push("alias/payments-legacy".into());
+    let extras = KeyExtras {
+        policy: Some("{\"Version\":\"2012-10-17\"}".into()),
+        tags: vec![super::plan::Tag::text("domain", "payments")],
+    };
+    let plan = plan(&Request::ManualRotate, &key, &extras, &ctx()).unwrap();
+    assert_eq!(plan.risk, Risk::Destructive);
+    let ops: Vec<_> = plan.steps.iter().map(|s| s.call.operation()).collect();
+    assert_eq!(
+        ops,
+        [
+            "CreateKey",
+            "UpdateAlias",
+            "UpdateAlias",
+            "TagResource",
+            "TagResource"
+        ]
+    );
+    match &plan.steps[0].call {
+        Call::CreateKey {
+            policy,
+            tags,
+            description,
+            key_spec,
+            ..
+        } => {
+            assert_eq!(policy, &extras.policy);
+            assert_eq!(tags, &extras.tags);
+            assert_eq!(description, "payments");
+            assert_eq!(key_spec, "SYMMETRIC_DEFAULT");
+        }
+        other => panic!("{other:?}"),
+    }
+    match &plan.steps[3].call {
+        Call::TagResource { key, tags } => {
+            assert_eq!(key, &KeyRef::Existing("k1".into()));
+            assert_eq!(tags[0].value, TagValue::KeyIdOf(KeyRef::CreatedBy(0)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        plan.lines()
+            .iter()
+            .any(|l| l.contains("old key stays enabled"))
+    );
+}
+
+#[test]
+fn new_multi_region_key_plan_aliases_every_region() {
+    let plan = plan_new_multi_region_key(
+        "us-east-1",
+        "alias/settlements",
+        "settlements",
+        90,
+        &["eu-west-1".into(), "ap-southeast-2".into()],
+        &ctx(),
+    )
+    .unwrap();
+    let calls: Vec<_> = plan
+        .steps
+        .iter()
+        .map(|s| format!("{} {}", s.region, s.call.operation()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "us-east-1 CreateKey",
+            "us-east-1 CreateAlias",
+            "us-east-1 EnableKeyRotation",
+            "us-east-1 ReplicateKey",
+            "eu-west-1 CreateAlias",
+            "us-east-1 ReplicateKey",
+            "ap-southeast-2 CreateAlias",
+        ]
+    );
+    let bad = plan_new_multi_region_key("us-east-1", "alias/aws/x", "", 90, &[], &ctx());
+    assert!(bad.unwrap_err().0.contains("not under alias/aws/"));
+}
