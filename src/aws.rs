@@ -12,8 +12,6 @@ mod error;
 mod kms;
 mod time;
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use futures::future::join_all;
 
@@ -42,6 +40,6 @@ pub async fn fetch_region(clients: &RegionClients) -> RegionSnapshot {
 
 /// Reads every region concurrently; a slow or failing region does not hold up the others
 /// beyond its own deadline.
-pub async fn fetch_all(clients: &Arc<Clients>) -> Vec<RegionSnapshot> {
+pub async fn fetch_all(clients: &Clients) -> Vec<RegionSnapshot> {
     join_all(clients.regions().map(fetch_region)).await
 }

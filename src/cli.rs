@@ -97,6 +97,31 @@ pub enum Command {
     Audit(AuditCommand),
     /// Change a key: print the plan with --dry-run, run it with --yes
     Key(KeyArgs),
+    /// Disaster-recovery drill over the multi-region keys (exit 0 only when every check passed)
+    Drill(DrillArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// Also report what losing this region would take away
+    #[arg(long, value_name = "REGION")]
+    pub lose: Option<String>,
+
+    /// Drill only these keys (alias or key id; repeatable) [default: every multi-region key]
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = crate::drill::report::Format::Table)]
+    pub format: crate::drill::report::Format,
+
+    /// Write the report to this file instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// A CloudHSM backup copied out of the lost region may be at most this many days old
+    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    pub backup_max_age_days: u32,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod audit;
+pub mod drill;
 pub mod aws;
 pub mod cli;
 pub mod config;

@@ -1,5 +1,4 @@
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
@@ -50,6 +49,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let journal = journal(cli.global.audit_log)?;
             keyward::action::command::run(&settings, args, &journal).await
         }
+        Some(Command::Drill(args)) => {
+            keyward::logging::init_stderr();
+            let journal = journal(cli.global.audit_log)?;
+            keyward::drill::command(&settings, &args, &journal).await
+        }
         Some(Command::Audit(command)) => {
             let journal = journal(cli.global.audit_log)?;
             let mut out = std::io::stdout().lock();
@@ -77,7 +81,7 @@ fn journal(explicit: Option<std::path::PathBuf>) -> anyhow::Result<Journal> {
 
 async fn inventory(settings: Settings, args: &InventoryArgs) -> anyhow::Result<ExitCode> {
     keyward::logging::init_stderr();
-    let clients = Arc::new(Clients::new(&settings.aws, &settings.regions).await);
+    let clients = Clients::new(&settings.aws, &settings.regions).await;
     let snapshots = keyward::aws::fetch_all(&clients).await;
     let inventory = Inventory::build(&snapshots, &settings.rotation, chrono::Utc::now());
 

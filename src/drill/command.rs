@@ -1,0 +1,75 @@
+//! `keyward drill`: run the drill, write the report, journal the verdict.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use super::{Options, run};
+use crate::audit::{Journal, Operator, Record, RecordKind};
+use crate::aws::Clients;
+use crate::cli::DrillArgs;
+use crate::config::Settings;
+
+/// Runs the drill; exit 0 only when every check passed.
+pub async fn command(
+    settings: &Settings,
+    args: &DrillArgs,
+    journal: &Journal,
+) -> anyhow::Result<ExitCode> {
+    let clients = Clients::new(&settings.aws, &settings.regions).await;
+    let options = Options {
+        lose: args.lose.clone(),
+        keys: args.keys.clone(),
+        required_regions: settings.regions.clone(),
+        backup_max_age_days: args.backup_max_age_days,
+    };
+    let report = run(&clients, &options).await;
+
+    match &args.output {
+        Some(path) => {
+            let mut file = std::fs::File::create(path)
+                .with_context(|| format!("creating the report file {}", path.display()))?;
+            report.write(args.format, &mut file)?;
+            eprintln!(
+                "drill {}: report written to {}",
+                if report.passed { "passed" } else { "FAILED" },
+                path.display()
+            );
+        }
+        None => report.write(args.format, &mut std::io::stdout().lock())?,
+    }
+
+    let failed = report.checks.iter().filter(|c| !c.passed).count();
+    let record = Record {
+        kind: RecordKind::Drill,
+        summary: format!(
+            "DR drill{}: {} ({} checks, {failed} failed)",
+            report
+                .lost_region
+                .as_deref()
+                .map_or_else(String::new, |r| format!(" losing {r}")),
+            if report.passed { "passed" } else { "FAILED" },
+            report.checks.len()
+        ),
+        operator: Operator::local(),
+        details: json!({ "report": report }),
+    };
+    match journal.append(&record, chrono::Utc::now()) {
+        Ok(entry) => eprintln!(
+            "journaled as entry {} in {}",
+            entry.seq,
+            journal.path().display()
+        ),
+        Err(err) => {
+            std::io::stderr().flush().ok();
+            return Err(err).context("the drill ran but its verdict could not be journaled");
+        }
+    }
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
