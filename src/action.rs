@@ -37,30 +37,29 @@ pub enum Confirmation {
 
 /// Reads what a plan copies from a key: its default policy and its tags.
 pub async fn read_extras(clients: &RegionClients, key: &Key) -> Fetched<KeyExtras> {
+    let policy = {
+        let _permit = clients.permit().await;
+        let out = clients
+            .kms
+            .get_key_policy()
+            .key_id(&key.key_id)
+            .policy_name("default")
+            .send();
+        out.await.map_err(|e| classify("GetKeyPolicy", e))?.policy
+    };
     let _permit = clients.permit().await;
-    let policy = clients
-        .kms
-        .get_key_policy()
-        .key_id(&key.key_id)
-        .policy_name("default")
-        .send()
-        .await
-        .map_err(|e| classify("GetKeyPolicy", e))?
-        .policy;
-    let tags: Vec<_> = clients
+    let pages = clients
         .kms
         .list_resource_tags()
         .key_id(&key.key_id)
         .into_paginator()
-        .items()
-        .send()
-        .try_collect()
+        .send();
+    let pages = clients
+        .pages(pages)
         .await
         .map_err(|e| classify("ListResourceTags", e))?;
-    let tags = tags
-        .into_iter()
-        .map(|t| Tag::text(t.tag_key, t.tag_value))
-        .collect();
+    let tags = pages.into_iter().flat_map(|p| p.tags.unwrap_or_default());
+    let tags = tags.map(|t| Tag::text(t.tag_key, t.tag_value)).collect();
     Ok(KeyExtras { policy, tags })
 }
 

@@ -174,6 +174,7 @@ struct AwsFile {
     max_attempts: Option<Bounded<1, 10>>,
     max_concurrency: Option<Bounded<1, 256>>,
     page_size: Option<Bounded<1, 1000>>,
+    requests_per_second: Option<Bounded<1, 10_000>>,
     endpoints: Option<std::collections::BTreeMap<Region, EndpointUrl>>,
     emulator_account_id: Option<String>,
 }
@@ -210,6 +211,9 @@ pub struct AwsSettings {
     pub max_attempts: u32,
     /// Concurrent requests per region.
     pub max_concurrency: usize,
+    /// The per-region request budget, so the console never starves production traffic of the
+    /// account's KMS quota.
+    pub requests_per_second: u32,
     /// Entries asked for per page of KMS `List*` calls (AWS allows up to 1000).
     pub page_size: u32,
     /// Sent as `x-moto-account-id` when an endpoint override is set, so one emulator can hold
@@ -228,6 +232,7 @@ impl Default for AwsSettings {
             max_attempts: 3,
             max_concurrency: 16,
             page_size: 1000,
+            requests_per_second: 50,
             emulator_account_id: None,
         }
     }
@@ -377,6 +382,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
             .max_concurrency
             .map_or(defaults.max_concurrency, |n| n.get() as usize);
         settings.aws.page_size = aws.page_size.map_or(defaults.page_size, |n| n.get());
+        settings.aws.requests_per_second = aws
+            .requests_per_second
+            .map_or(defaults.requests_per_second, |n| n.get());
         settings.aws.region_endpoints = aws
             .endpoints
             .unwrap_or_default()

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
@@ -12,6 +13,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 
 use crate::config::AwsSettings;
@@ -25,6 +27,8 @@ pub struct RegionClients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sts: aws_sdk_sts::Client,
     pub(crate) permits: Arc<Semaphore>,
+    /// The region's request budget: at most this many requests per second.
+    budget: Arc<DefaultDirectRateLimiter>,
     pub(crate) max_concurrency: usize,
     pub(crate) page_size: i32,
 }
@@ -96,18 +100,44 @@ impl RegionClients {
             cloudwatch: client!(aws_sdk_cloudwatch),
             sts: client!(aws_sdk_sts),
             permits: Arc::new(Semaphore::new(settings.max_concurrency)),
+            budget: Arc::new(RateLimiter::direct(Quota::per_second(
+                std::num::NonZeroU32::new(settings.requests_per_second)
+                    .unwrap_or(std::num::NonZeroU32::MIN),
+            ))),
             max_concurrency: settings.max_concurrency,
             page_size: i32::try_from(settings.page_size).unwrap_or(1000),
         }
     }
 
-    /// Waits for a request slot in this region's budget of concurrent requests.
+    /// Waits for a slot among the region's concurrent requests and for a token of its request
+    /// budget; the token pays for one request (or the first page of a paginated one).
     pub async fn permit(&self) -> tokio::sync::SemaphorePermit<'_> {
         // The semaphore is never closed, so acquiring cannot fail.
-        self.permits
+        let permit = self
+            .permits
             .acquire()
             .await
-            .expect("region semaphore is never closed")
+            .expect("region semaphore is never closed");
+        self.budget.until_ready().await;
+        permit
+    }
+
+    /// Collects every page of a paginated call, paying the budget for each page after the
+    /// first (the first is paid by [`permit`](Self::permit)).
+    pub async fn pages<T, E>(
+        &self,
+        mut stream: PaginationStream<Result<T, E>>,
+    ) -> Result<Vec<T>, E> {
+        let mut pages = Vec::new();
+        loop {
+            if !pages.is_empty() {
+                self.budget.until_ready().await;
+            }
+            match stream.try_next().await? {
+                Some(page) => pages.push(page),
+                None => return Ok(pages),
+            }
+        }
     }
 }
 

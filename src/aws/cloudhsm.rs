@@ -24,12 +24,9 @@ pub async fn fetch_clusters(clients: &RegionClients) -> Fetched<Vec<Cluster>> {
 
 async fn describe_clusters(clients: &RegionClients) -> Fetched<Vec<SdkCluster>> {
     let _permit = clients.permit().await;
-    let pages: Vec<_> = clients
-        .cloudhsm
-        .describe_clusters()
-        .into_paginator()
-        .send()
-        .try_collect()
+    let pages = clients.cloudhsm.describe_clusters().into_paginator().send();
+    let pages = clients
+        .pages(pages)
         .await
         .map_err(|e| classify("DescribeClusters", e))?;
     Ok(pages
@@ -41,12 +38,9 @@ async fn describe_clusters(clients: &RegionClients) -> Fetched<Vec<SdkCluster>> 
 /// The newest backup of each cluster, by cluster id.
 async fn latest_backups(clients: &RegionClients) -> Fetched<HashMap<String, Backup>> {
     let _permit = clients.permit().await;
-    let pages: Vec<_> = clients
-        .cloudhsm
-        .describe_backups()
-        .into_paginator()
-        .send()
-        .try_collect()
+    let pages = clients.cloudhsm.describe_backups().into_paginator().send();
+    let pages = clients
+        .pages(pages)
         .await
         .map_err(|e| classify("DescribeBackups", e))?;
     let mut latest: HashMap<String, Backup> = HashMap::new();

@@ -6,12 +6,9 @@ use crate::estate::{Alarm, AlarmState, Fetched};
 /// Every metric alarm in the region, sorted by name.
 pub async fn fetch_alarms(clients: &RegionClients) -> Fetched<Vec<Alarm>> {
     let _permit = clients.permit().await;
-    let pages: Vec<_> = clients
-        .cloudwatch
-        .describe_alarms()
-        .into_paginator()
-        .send()
-        .try_collect()
+    let pages = clients.cloudwatch.describe_alarms().into_paginator().send();
+    let pages = clients
+        .pages(pages)
         .await
         .map_err(|e| classify("DescribeAlarms", e))?;
     let mut alarms: Vec<Alarm> = pages

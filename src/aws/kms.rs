@@ -54,20 +54,22 @@ pub async fn fetch_key(clients: &RegionClients, key_id: &str) -> Fetched<Key> {
     // ListAliases filters by key id or ARN only, so ask with the id DescribeKey resolved.
     let aliases = {
         let _permit = clients.permit().await;
-        clients
+        let pages = clients
             .kms
             .list_aliases()
             .key_id(&key.key_id)
             .into_paginator()
             .page_size(clients.page_size)
-            .items()
-            .send()
-            .try_collect()
-            .await
+            .send();
+        clients.pages(pages).await
     };
     match aliases {
-        Ok(entries) => {
-            key.aliases = entries.into_iter().filter_map(|a| a.alias_name).collect();
+        Ok(pages) => {
+            key.aliases = pages
+                .into_iter()
+                .flat_map(|p| p.aliases.unwrap_or_default())
+                .filter_map(|a| a.alias_name)
+                .collect();
             key.aliases.sort();
         }
         Err(err) => key.errors.push(classify("ListAliases", err)),
@@ -97,16 +99,19 @@ async fn list_key_ids(clients: &RegionClients) -> Fetched<Vec<String>> {
 /// use) are skipped.
 async fn list_aliases(clients: &RegionClients) -> Fetched<HashMap<String, Vec<String>>> {
     let _permit = clients.permit().await;
-    let entries: Vec<_> = clients
+    let pages = clients
         .kms
         .list_aliases()
         .into_paginator()
         .page_size(clients.page_size)
-        .items()
-        .send()
-        .try_collect()
+        .send();
+    let pages = clients
+        .pages(pages)
         .await
         .map_err(|e| classify("ListAliases", e))?;
+    let entries = pages
+        .into_iter()
+        .flat_map(|p| p.aliases.unwrap_or_default());
     let mut by_key: HashMap<String, Vec<String>> = HashMap::new();
     for entry in entries {
         if let (Some(name), Some(target)) = (entry.alias_name, entry.target_key_id) {
@@ -184,17 +189,21 @@ async fn rotation_status(clients: &RegionClients, key_id: &str) -> Fetched<Rotat
 
 async fn rotation_history(clients: &RegionClients, key_id: &str) -> Fetched<Vec<RotationRecord>> {
     let _permit = clients.permit().await;
-    let entries: Vec<_> = clients
+    let pages = clients
         .kms
         .list_key_rotations()
         .key_id(key_id)
         .into_paginator()
         .page_size(clients.page_size)
-        .items()
-        .send()
-        .try_collect()
+        .send();
+    let pages = clients
+        .pages(pages)
         .await
         .map_err(|e| classify("ListKeyRotations", e))?;
+    let entries: Vec<_> = pages
+        .into_iter()
+        .flat_map(|p| p.rotations.unwrap_or_default())
+        .collect();
     let mut history: Vec<RotationRecord> = entries
         .iter()
         .filter_map(|entry| {

@@ -98,13 +98,15 @@ pub async fn backup_checks(clients: &Clients, lost: &str, max_age_days: u32) -> 
         return Vec::new();
     };
     let started = Instant::now();
-    let clusters = lost_clients
-        .cloudhsm
-        .describe_clusters()
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await;
+    let clusters = {
+        let _permit = lost_clients.permit().await;
+        let pages = lost_clients
+            .cloudhsm
+            .describe_clusters()
+            .into_paginator()
+            .send();
+        lost_clients.pages(pages).await
+    };
     let clusters: Vec<String> = match clusters {
         Ok(pages) => pages
             .into_iter()
@@ -127,13 +129,11 @@ pub async fn backup_checks(clients: &Clients, lost: &str, max_age_days: u32) -> 
     let mut copied = Vec::new();
     let mut unreadable = Vec::new();
     for other in clients.regions().filter(|r| r.region != lost) {
-        let pages = other
-            .cloudhsm
-            .describe_backups()
-            .into_paginator()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await;
+        let pages = {
+            let _permit = other.permit().await;
+            let pages = other.cloudhsm.describe_backups().into_paginator().send();
+            other.pages(pages).await
+        };
         match pages {
             Ok(pages) => copied.extend(
                 pages
