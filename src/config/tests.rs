@@ -3,14 +3,22 @@
 use super::*;
 
 fn parse_err(text: &str) -> String {
-    parse(text, Path::new("/etc/keyward.toml")).unwrap_err().to_string()
+    parse(text, Path::new("/etc/keyward.toml"))
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
 fn empty_file_gives_the_defaults() {
     let settings = parse("", Path::new("k.toml")).unwrap();
     assert_eq!(settings.regions, DEFAULT_REGIONS.map(String::from).to_vec());
-    assert_eq!(settings.rotation, RotationPolicy { period_days: 90, warn_after_days: 85 });
+    assert_eq!(
+        settings.rotation,
+        RotationPolicy {
+            period_days: 90,
+            warn_after_days: 85
+        }
+    );
     assert_eq!(settings.refresh_interval, Duration::from_secs(60));
     assert_eq!(settings.source.as_deref(), Some(Path::new("k.toml")));
 }
@@ -53,8 +61,17 @@ emulator_account_id = "123456789012"
     assert_eq!(s.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:5000"));
     assert_eq!(s.refresh_interval, Duration::from_secs(30));
     assert!(s.read_only);
-    assert_eq!(s.rotation, RotationPolicy { period_days: 180, warn_after_days: 170 });
-    assert_eq!(s.pkcs11_module, PathBuf::from("/opt/cloudhsm/lib/libcloudhsm_pkcs11.so"));
+    assert_eq!(
+        s.rotation,
+        RotationPolicy {
+            period_days: 180,
+            warn_after_days: 170
+        }
+    );
+    assert_eq!(
+        s.pkcs11_module,
+        PathBuf::from("/opt/cloudhsm/lib/libcloudhsm_pkcs11.so")
+    );
     assert_eq!(s.aws.connect_timeout, Duration::from_secs(2));
     assert_eq!(s.aws.operation_timeout, Duration::from_secs(10));
     assert_eq!(s.aws.max_attempts, 5);
@@ -65,7 +82,10 @@ emulator_account_id = "123456789012"
 #[test]
 fn unknown_field_names_file_line_and_the_valid_fields() {
     let err = parse_err("regions = [\"us-east-1\"]\n\n[rotation]\nperiod = 90\n");
-    assert!(err.starts_with("config file /etc/keyward.toml, line 4, column 1:"), "{err}");
+    assert!(
+        err.starts_with("config file /etc/keyward.toml, line 4, column 1:"),
+        "{err}"
+    );
     assert!(err.contains("unknown field `period`"), "{err}");
     assert!(err.contains("period_days"), "{err}");
 }
@@ -99,7 +119,10 @@ fn out_of_range_values_say_the_range() {
 fn warn_threshold_must_be_below_the_period() {
     let err = parse_err("[rotation]\nperiod_days = 90\nwarn_after_days = 95\n");
     assert!(err.contains("line 3"), "{err}");
-    assert!(err.contains("must be less than rotation.period_days = 90"), "{err}");
+    assert!(
+        err.contains("must be less than rotation.period_days = 90"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -119,9 +142,15 @@ fn bad_endpoint_and_account_are_explained() {
 
 #[test]
 fn a_named_file_that_is_missing_is_an_error() {
-    let err = load(Some(Path::new("/nonexistent/keyward.toml")), &Overrides::default());
+    let err = load(
+        Some(Path::new("/nonexistent/keyward.toml")),
+        &Overrides::default(),
+    );
     let err = err.unwrap_err().to_string();
-    assert!(err.contains("/nonexistent/keyward.toml: not found"), "{err}");
+    assert!(
+        err.contains("/nonexistent/keyward.toml: not found"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -145,18 +174,38 @@ fn flags_override_the_file() {
 
 #[test]
 fn bad_region_flag_names_the_flag() {
-    let overrides = Overrides { regions: vec!["us_east_1".into()], ..Overrides::default() };
+    let overrides = Overrides {
+        regions: vec!["us_east_1".into()],
+        ..Overrides::default()
+    };
     let mut settings = Settings::default();
     let err = apply(&mut settings, &overrides).unwrap_err().to_string();
-    assert!(err.starts_with("--region: invalid region name \"us_east_1\""), "{err}");
+    assert!(
+        err.starts_with("--region: invalid region name \"us_east_1\""),
+        "{err}"
+    );
 }
 
 #[test]
 fn region_names_are_checked_for_shape() {
-    for good in ["us-east-1", "ap-southeast-2", "us-gov-west-1", "eu-central-2", "il-central-1"] {
+    for good in [
+        "us-east-1",
+        "ap-southeast-2",
+        "us-gov-west-1",
+        "eu-central-2",
+        "il-central-1",
+    ] {
         assert!(Region::try_from(good.to_owned()).is_ok(), "{good}");
     }
-    for bad in ["", "us", "us-east", "US-EAST-1", "us-east-x", "useast1", "u-east-1"] {
+    for bad in [
+        "",
+        "us",
+        "us-east",
+        "US-EAST-1",
+        "us-east-x",
+        "useast1",
+        "u-east-1",
+    ] {
         assert!(Region::try_from(bad.to_owned()).is_err(), "{bad}");
     }
 }
