@@ -103,14 +103,15 @@ struct Done {
     note: Option<String>,
 }
 
-/// Runs every step of `plan` in order; `progress` hears about each step as it finishes.
+/// Runs every step of `plan` in order; after a failure the rest of that step's group is
+/// skipped and other groups go on. `progress` hears about each step as it finishes.
 pub async fn execute(
     plan: &Plan,
     clients: &Clients,
     mut progress: impl FnMut(&StepOutcome),
 ) -> Outcome {
     let mut steps: Vec<StepOutcome> = Vec::new();
-    let mut failed = false;
+    let mut failed_groups: Vec<usize> = Vec::new();
     for (index, step) in plan.steps.iter().enumerate() {
         let mut outcome = StepOutcome {
             index,
@@ -122,7 +123,7 @@ pub async fn execute(
             note: None,
             error: None,
         };
-        if !failed {
+        if !failed_groups.contains(&step.group) {
             match run_step(&step.call, &step.region, clients, &steps).await {
                 Ok(done) => {
                     outcome.status = StepStatus::Succeeded;
@@ -141,7 +142,7 @@ pub async fn execute(
                     outcome.status = StepStatus::Failed;
                     outcome.request_id = err.request_id.clone();
                     outcome.error = Some(err);
-                    failed = true;
+                    failed_groups.push(step.group);
                 }
             }
         }

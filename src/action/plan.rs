@@ -218,6 +218,24 @@ impl Call {
 pub struct Step {
     pub region: String,
     pub call: Call,
+    /// Steps of one group depend on each other: after a failure the rest of its group is
+    /// skipped, while other groups of a batch go on.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub group: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl Step {
+    pub fn new(region: impl Into<String>, call: Call) -> Self {
+        Step {
+            region: region.into(),
+            call,
+            group: 0,
+        }
+    }
 }
 
 /// A key the plan is about.
@@ -298,5 +316,90 @@ impl Plan {
             lines.push(format!("To confirm, type: {phrase}"));
         }
         lines
+    }
+}
+
+impl KeyRef {
+    /// The same reference with created-by indices moved `offset` steps later.
+    fn shifted(&self, offset: usize) -> KeyRef {
+        match self {
+            KeyRef::Existing(id) => KeyRef::Existing(id.clone()),
+            KeyRef::CreatedBy(index) => KeyRef::CreatedBy(index + offset),
+        }
+    }
+}
+
+impl Call {
+    /// The same call with created-by references moved `offset` steps later.
+    fn shifted(&self, offset: usize) -> Call {
+        let mut call = self.clone();
+        let shift_tags = |tags: &mut Vec<Tag>| {
+            for tag in tags {
+                if let TagValue::KeyIdOf(key) = &tag.value {
+                    tag.value = TagValue::KeyIdOf(key.shifted(offset));
+                }
+            }
+        };
+        match &mut call {
+            Call::CreateKey { tags, .. } => shift_tags(tags),
+            Call::ReplicateKey { key, tags, .. } | Call::TagResource { key, tags } => {
+                *key = key.shifted(offset);
+                shift_tags(tags);
+            }
+            Call::RotateKeyOnDemand { key }
+            | Call::EnableKeyRotation { key, .. }
+            | Call::DisableKeyRotation { key }
+            | Call::CreateAlias { key, .. }
+            | Call::UpdateAlias { key, .. }
+            | Call::ScheduleKeyDeletion { key, .. }
+            | Call::CancelKeyDeletion { key }
+            | Call::DisableKey { key }
+            | Call::EnableKey { key } => *key = key.shifted(offset),
+        }
+        call
+    }
+}
+
+impl Plan {
+    /// Several plans as one, to be confirmed once: steps in order, each plan's references to
+    /// keys it creates kept pointing at its own steps. The batch is destructive when any part
+    /// is, and then confirms with the number of keys.
+    pub fn batch(title: String, plans: Vec<Plan>) -> Plan {
+        let mut batch = Plan {
+            title,
+            risk: Risk::Routine,
+            account: plans.iter().find_map(|p| p.account.clone()),
+            targets: Vec::new(),
+            steps: Vec::new(),
+            afterwards: Vec::new(),
+            notes: Vec::new(),
+            confirm_phrase: None,
+        };
+        for (group, plan) in plans.into_iter().enumerate() {
+            let offset = batch.steps.len();
+            batch.steps.extend(plan.steps.into_iter().map(|step| Step {
+                region: step.region,
+                call: step.call.shifted(offset),
+                group,
+            }));
+            if plan.risk == Risk::Destructive {
+                batch.risk = Risk::Destructive;
+            }
+            batch.targets.extend(plan.targets);
+            batch.afterwards.extend(
+                plan.afterwards
+                    .into_iter()
+                    .map(|a| format!("{}: {a}", plan.title)),
+            );
+            batch.notes.extend(
+                plan.notes
+                    .into_iter()
+                    .map(|n| format!("{}: {n}", plan.title)),
+            );
+        }
+        if batch.risk == Risk::Destructive {
+            batch.confirm_phrase = Some(format!("{} keys", batch.targets.len()));
+        }
+        batch
     }
 }

@@ -236,10 +236,7 @@ pub fn plan(
 ) -> Result<Plan, Refusal> {
     check(request, key, ctx)?;
     let this = || KeyRef::Existing(key.key_id.clone());
-    let step = |call: Call| Step {
-        region: key.region.clone(),
-        call,
-    };
+    let step = |call: Call| Step::new(key.region.clone(), call);
     let name = key.display_name().to_owned();
     let mut plan = Plan {
         title: String::new(),
@@ -303,13 +300,13 @@ pub fn plan(
                 tags: extras.tags.clone(),
             }));
             for alias in &key.aliases {
-                plan.steps.push(Step {
-                    region: to_region.clone(),
-                    call: Call::CreateAlias {
+                plan.steps.push(Step::new(
+                    to_region.clone(),
+                    Call::CreateAlias {
                         alias: alias.clone(),
                         key: this(),
                     },
-                });
+                ));
             }
             plan.afterwards.push(format!(
                 "a replica with the same key id and material exists in {to_region}"
@@ -370,10 +367,7 @@ pub fn plan(
 fn manual_rotation(plan: &mut Plan, key: &Key, extras: &KeyExtras) {
     let old = KeyRef::Existing(key.key_id.clone());
     let new = KeyRef::CreatedBy(0);
-    let step = |call: Call| Step {
-        region: key.region.clone(),
-        call,
-    };
+    let step = |call: Call| Step::new(key.region.clone(), call);
     plan.title = format!("Rotate {} manually to a successor key", key.display_name());
     plan.risk = Risk::Destructive;
     plan.steps.push(step(Call::CreateKey {
@@ -453,9 +447,9 @@ pub fn plan_new_multi_region_key(
     }
     let created = KeyRef::CreatedBy(0);
     let mut steps = vec![
-        Step {
-            region: region.to_owned(),
-            call: Call::CreateKey {
+        Step::new(
+            region.to_owned(),
+            Call::CreateKey {
                 key_spec: "SYMMETRIC_DEFAULT".into(),
                 key_usage: "ENCRYPT_DECRYPT".into(),
                 origin: "AWS_KMS".into(),
@@ -465,40 +459,40 @@ pub fn plan_new_multi_region_key(
                 policy: None,
                 tags: Vec::new(),
             },
-        },
-        Step {
-            region: region.to_owned(),
-            call: Call::CreateAlias {
+        ),
+        Step::new(
+            region.to_owned(),
+            Call::CreateAlias {
                 alias: alias.to_owned(),
                 key: created.clone(),
             },
-        },
-        Step {
-            region: region.to_owned(),
-            call: Call::EnableKeyRotation {
+        ),
+        Step::new(
+            region.to_owned(),
+            Call::EnableKeyRotation {
                 key: created.clone(),
                 period_days,
             },
-        },
+        ),
     ];
     for replica in replicas {
-        steps.push(Step {
-            region: region.to_owned(),
-            call: Call::ReplicateKey {
+        steps.push(Step::new(
+            region.to_owned(),
+            Call::ReplicateKey {
                 key: created.clone(),
                 replica_region: replica.clone(),
                 description: description.to_owned(),
                 policy: None,
                 tags: Vec::new(),
             },
-        });
-        steps.push(Step {
-            region: replica.clone(),
-            call: Call::CreateAlias {
+        ));
+        steps.push(Step::new(
+            replica.clone(),
+            Call::CreateAlias {
                 alias: alias.to_owned(),
                 key: created.clone(),
             },
-        });
+        ));
     }
     let mut afterwards = vec![format!(
         "{alias} names a new multi-region key in {region}, rotated every {period_days} days"

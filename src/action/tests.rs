@@ -22,6 +22,7 @@ fn key() -> Key {
         deletion_date: None,
         custom_key_store_id: None,
         multi_region: None,
+        tags: Default::default(),
         rotation: RotationFacts {
             enabled: Some(true),
             ..RotationFacts::default()
@@ -252,4 +253,28 @@ fn new_multi_region_key_plan_aliases_every_region() {
     );
     let bad = plan_new_multi_region_key("us-east-1", "alias/aws/x", "", 90, &[], &ctx());
     assert!(bad.unwrap_err().0.contains("not under alias/aws/"));
+}
+
+#[test]
+fn a_batch_keeps_each_plans_created_key_references() {
+    let ctx = ctx();
+    let mut second = key();
+    second.key_id = "k2".into();
+    second.aliases = vec!["alias/ledger-data".into()];
+    let rotate = plan(&Request::RotateNow, &key(), &KeyExtras::default(), &ctx).unwrap();
+    let manual = plan(&Request::ManualRotate, &second, &KeyExtras::default(), &ctx).unwrap();
+    let batch = super::plan::Plan::batch("Approve 2 rotations".into(), vec![rotate, manual]);
+    assert_eq!(batch.targets.len(), 2);
+    assert_eq!(batch.risk, Risk::Destructive);
+    assert_eq!(batch.confirm_phrase.as_deref(), Some("2 keys"));
+    match &batch.steps[2].call {
+        Call::UpdateAlias { key, .. } => assert_eq!(key, &KeyRef::CreatedBy(1)),
+        other => panic!("{other:?}"),
+    }
+    match &batch.steps[3].call {
+        Call::TagResource { tags, .. } => {
+            assert_eq!(tags[0].value, TagValue::KeyIdOf(KeyRef::CreatedBy(1)))
+        }
+        other => panic!("{other:?}"),
+    }
 }
