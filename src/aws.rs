@@ -16,6 +16,7 @@ use chrono::Utc;
 use futures::future::join_all;
 
 pub use client::{Clients, RegionClients};
+pub use cloudwatch::{AlarmDefinition, MetricPoint, describe_alarm, put_alarm, put_metric_data};
 pub use error::classify;
 pub use kms::{fetch_key, key_from_metadata};
 pub use time::to_chrono;

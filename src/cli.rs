@@ -99,6 +99,64 @@ pub enum Command {
     Key(KeyArgs),
     /// Disaster-recovery drill over the multi-region keys (exit 0 only when every check passed)
     Drill(DrillArgs),
+    /// Judge every key against the rotation policy (exit 0 compliant, 1 a key violates, 2 not
+    /// everything could be read)
+    Check(CheckArgs),
+    /// Write the compliance report: counts, violations, exemptions, forecast, coverage
+    Report(ReportArgs),
+    /// CloudWatch rotation metrics and the KeyRotationDelay alarm
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
+    /// Rotate every key due under the policy: print the plan with --dry-run, run it with --yes
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = crate::policy::report::CheckFormat::Table)]
+    pub format: crate::policy::report::CheckFormat,
+
+    /// Judge the estate as it will stand at the end of this day (YYYY-MM-DD, today or later)
+    #[arg(long, value_name = "DATE", value_parser = crate::policy::command::parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = crate::policy::report::ReportFormat::Markdown)]
+    pub format: crate::policy::report::ReportFormat,
+
+    /// Write the report to this file instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Judge the estate as it will stand at the end of this day (YYYY-MM-DD, today or later)
+    #[arg(long, value_name = "DATE", value_parser = crate::policy::command::parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Put DaysSinceLastRotation per key and per region into Custom/KMS, and make sure each
+    /// region's KeyRotationDelay alarm is as the policy asks (saying what changed)
+    Publish,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Rotate the keys that are due soon or violate the policy (the only mode)
+    #[arg(long, required = true)]
+    pub due: bool,
+
+    /// Print the plan and change nothing
+    #[arg(long, conflicts_with = "yes")]
+    pub dry_run: bool,
+
+    /// Run the plan without asking (it is still printed, and each key is journaled)
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

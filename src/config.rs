@@ -14,6 +14,10 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+mod rules;
+
+pub use rules::{Exemption, RotationRule};
+
 /// The regions of the estate this project was built for; used when nothing else says.
 pub const DEFAULT_REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
 /// Where SoftHSM2 installs its PKCS#11 module on Debian and Ubuntu.
@@ -158,6 +162,8 @@ struct FileConfig {
 struct RotationFile {
     period_days: Option<Spanned<Bounded<90, 2560>>>,
     warn_after_days: Option<Spanned<Bounded<1, 2559>>>,
+    rules: Option<Vec<Spanned<rules::RuleFile>>>,
+    exemptions: Option<Vec<rules::ExemptionFile>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -219,6 +225,9 @@ pub struct AwsSettings {
     /// Sent as `x-moto-account-id` when an endpoint override is set, so one emulator can hold
     /// several isolated estates. Ignored against real AWS.
     pub emulator_account_id: Option<String>,
+    /// Credentials to use instead of the SDK's default chain: the sandbox's and the tests'
+    /// fixed emulator credentials. Never read from the config file.
+    pub static_credentials: Option<aws_credential_types::Credentials>,
 }
 
 impl Default for AwsSettings {
@@ -234,6 +243,7 @@ impl Default for AwsSettings {
             page_size: 1000,
             requests_per_second: 50,
             emulator_account_id: None,
+            static_credentials: None,
         }
     }
 }
@@ -245,6 +255,10 @@ pub struct Settings {
     pub refresh_interval: Duration,
     pub read_only: bool,
     pub rotation: RotationPolicy,
+    /// `[[rotation.rules]]` in file order; the first that matches a key sets its period.
+    pub rotation_rules: Vec<RotationRule>,
+    /// `[[rotation.exemptions]]`: keys excused from the policy until a date.
+    pub exemptions: Vec<Exemption>,
     pub pkcs11_module: PathBuf,
     pub aws: AwsSettings,
     /// The file these settings came from, if any.
@@ -258,6 +272,8 @@ impl Default for Settings {
             refresh_interval: Duration::from_secs(60),
             read_only: false,
             rotation: RotationPolicy::default(),
+            rotation_rules: Vec::new(),
+            exemptions: Vec::new(),
             pkcs11_module: PathBuf::from(DEFAULT_PKCS11_MODULE),
             aws: AwsSettings::default(),
             source: None,
@@ -361,6 +377,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
                 ),
             ));
         }
+        settings.rotation_rules = rules::resolve_rules(rotation.rules.unwrap_or_default(), policy)
+            .map_err(|(span, message)| invalid(span, message))?;
+        settings.exemptions = rules::resolve_exemptions(rotation.exemptions.unwrap_or_default());
     }
     if let Some(module) = file.pkcs11.and_then(|p| p.module) {
         settings.pkcs11_module = module;

@@ -130,6 +130,8 @@ pub struct Key {
     pub deletion_date: Option<DateTime<Utc>>,
     pub custom_key_store_id: Option<String>,
     pub multi_region: Option<MultiRegion>,
+    /// The key's tags (ListResourceTags); read for customer-managed keys only.
+    pub tags: BTreeMap<String, String>,
     pub rotation: RotationFacts,
     /// Calls about this key that failed; the rest of the key still renders.
     pub errors: Vec<SourceError>,

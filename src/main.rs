@@ -10,9 +10,25 @@ use keyward::inventory::Inventory;
 
 /// Exit code when part of the estate could not be read.
 const EXIT_PARTIAL: u8 = 2;
+/// Exit code when keyward could not do what was asked at all (bad configuration, unreadable
+/// files, an unknown key). 1 is kept for verdicts: a violation, a broken journal, a failed
+/// step, so cron can tell "the estate is wrong" from "keyward could not look".
+const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The sandbox sets SOFTHSM2_CONF, which is only sound while this is the only thread.
+    let sandbox = match &cli.command {
+        // SAFETY: no runtime or other thread exists yet.
+        Some(Command::Sandbox(args)) => match unsafe { keyward::sandbox::prepare(args) } {
+            Ok(prepared) => Some(prepared),
+            Err(err) => {
+                eprintln!("keyward: {err}");
+                return ExitCode::from(EXIT_ERROR);
+            }
+        },
+        _ => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -20,27 +36,28 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("keyward: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_ERROR);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, sandbox)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("keyward: {err:#}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, sandbox: Option<keyward::sandbox::Prepared>) -> anyhow::Result<ExitCode> {
     let settings = config::load(cli.global.config.as_deref(), &cli.global.overrides())?;
     match cli.command {
         None => {
             keyward::tui::run(settings).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Sandbox(args)) => {
-            keyward::sandbox::run(settings, &args).await?;
+        Some(Command::Sandbox(_)) => {
+            let prepared = sandbox.context("the sandbox was not prepared before the runtime")?;
+            keyward::sandbox::run(settings, prepared).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Inventory(args)) => inventory(settings, &args).await,
@@ -53,6 +70,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keyward::logging::init_stderr();
             let journal = journal(cli.global.audit_log)?;
             keyward::drill::command(&settings, &args, &journal).await
+        }
+        Some(Command::Check(args)) => {
+            keyward::logging::init_stderr();
+            keyward::policy::command::check(&settings, args.format, args.as_of).await
+        }
+        Some(Command::Report(args)) => {
+            keyward::logging::init_stderr();
+            let output = args.output.as_deref();
+            keyward::policy::command::report(&settings, args.format, output, args.as_of).await
+        }
+        Some(Command::Metrics(keyward::cli::MetricsCommand::Publish)) => {
+            keyward::logging::init_stderr();
+            keyward::policy::command::metrics_publish(&settings).await
+        }
+        Some(Command::Rotate(args)) => {
+            keyward::logging::init_stderr();
+            let journal = journal(cli.global.audit_log)?;
+            keyward::policy::command::rotate_due(&settings, args.dry_run, args.yes, &journal).await
         }
         Some(Command::Audit(command)) => {
             let journal = journal(cli.global.audit_log)?;

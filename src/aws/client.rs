@@ -159,6 +159,9 @@ async fn load_shared(settings: &AwsSettings, region: Option<&str>) -> SdkConfig 
     if let Some(url) = &settings.endpoint_url {
         loader = loader.endpoint_url(url);
     }
+    if let Some(credentials) = &settings.static_credentials {
+        loader = loader.credentials_provider(credentials.clone());
+    }
     loader.load().await
 }
 

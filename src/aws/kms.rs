@@ -1,6 +1,6 @@
 //! KMS reads: keys, aliases, rotation status and rotation history of one region.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_kms::types::{KeyMetadata, MultiRegionConfiguration};
 use futures::StreamExt;
@@ -147,11 +147,32 @@ async fn describe(clients: &RegionClients, key_id: &str, aliases: Vec<String>) -
     let rotation_applies = key.manager == KeyManager::Customer
         && not_rotatable_reason(&key).is_none()
         && matches!(key.state.as_str(), "Enabled" | "Disabled");
-    if rotation_applies {
-        let (status, history) = tokio::join!(
-            rotation_status(clients, &key.key_id),
-            rotation_history(clients, &key.key_id)
-        );
+    let key_id = key.key_id.clone();
+    let (rotation, tags) = tokio::join!(
+        async {
+            if rotation_applies {
+                Some(tokio::join!(
+                    rotation_status(clients, &key_id),
+                    rotation_history(clients, &key_id)
+                ))
+            } else {
+                None
+            }
+        },
+        async {
+            if key.manager == KeyManager::Customer {
+                Some(list_tags(clients, &key_id).await)
+            } else {
+                None
+            }
+        },
+    );
+    match tags {
+        Some(Ok(tags)) => key.tags = tags,
+        Some(Err(err)) => key.errors.push(err),
+        None => {}
+    }
+    if let Some((status, history)) = rotation {
         match status {
             Ok(facts) => {
                 key.rotation.enabled = facts.enabled;
@@ -166,6 +187,26 @@ async fn describe(clients: &RegionClients, key_id: &str, aliases: Vec<String>) -
         }
     }
     key
+}
+
+/// The key's tags. ListResourceTags allows at most 50 per page, so the page size is AWS's own.
+async fn list_tags(clients: &RegionClients, key_id: &str) -> Fetched<BTreeMap<String, String>> {
+    let _permit = clients.permit().await;
+    let pages = clients
+        .kms
+        .list_resource_tags()
+        .key_id(key_id)
+        .into_paginator()
+        .send();
+    let pages = clients
+        .pages(pages)
+        .await
+        .map_err(|e| classify("ListResourceTags", e))?;
+    Ok(pages
+        .into_iter()
+        .flat_map(|p| p.tags.unwrap_or_default())
+        .map(|t| (t.tag_key, t.tag_value))
+        .collect())
 }
 
 async fn rotation_status(clients: &RegionClients, key_id: &str) -> Fetched<RotationFacts> {
@@ -256,6 +297,7 @@ pub fn key_from_metadata(meta: &KeyMetadata, region: &str, aliases: Vec<String>)
             .as_ref()
             .filter(|_| meta.multi_region.unwrap_or(true))
             .and_then(|config| multi_region(config, &arn)),
+        tags: BTreeMap::new(),
         rotation: RotationFacts::default(),
         errors: Vec::new(),
         arn,
@@ -307,6 +349,7 @@ fn undescribed_key(
         deletion_date: None,
         custom_key_store_id: None,
         multi_region: None,
+        tags: BTreeMap::new(),
         rotation: RotationFacts::default(),
         errors: vec![error],
     }

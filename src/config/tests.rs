@@ -209,3 +209,203 @@ fn region_names_are_checked_for_shape() {
         assert!(Region::try_from(bad.to_owned()).is_err(), "{bad}");
     }
 }
+
+/// The commented-out `[[rotation.*]]` examples of the example file, uncommented.
+fn example_rules_and_exemptions() -> String {
+    let text = include_str!("../../config/keyward.toml");
+    let start = text.find("# [[rotation.rules]]").unwrap();
+    let end = text.find("\n[pkcs11]").unwrap();
+    text[start..end]
+        .lines()
+        .filter_map(|line| line.strip_prefix("# "))
+        .filter(|line| line.starts_with("[[") || line.contains(" = "))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+fn the_example_rules_and_exemptions_parse_when_uncommented() {
+    let text = example_rules_and_exemptions();
+    let s = parse(&text, Path::new("k.toml")).unwrap();
+    assert_eq!(s.rotation_rules.len(), 2, "{text}");
+    let card = &s.rotation_rules[0];
+    assert_eq!(card.name, "card data in us-east-1");
+    assert_eq!(card.alias_prefix.as_deref(), Some("alias/payments-"));
+    assert_eq!(card.tag, Some(("data-class".into(), "pci".into())));
+    assert_eq!(card.region.as_deref(), Some("us-east-1"));
+    assert_eq!(
+        card.policy,
+        RotationPolicy {
+            period_days: 90,
+            warn_after_days: 80
+        }
+    );
+    // Without its own warning age a rule keeps the default's 5-day gap before its deadline.
+    assert_eq!(
+        s.rotation_rules[1].policy,
+        RotationPolicy {
+            period_days: 365,
+            warn_after_days: 360
+        }
+    );
+    assert_eq!(s.exemptions.len(), 1);
+    assert_eq!(s.exemptions[0].key, "alias/legacy-signing");
+    assert!(s.exemptions[0].reason.starts_with("CHG-4211"));
+    assert_eq!(
+        s.exemptions[0].expires,
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()
+    );
+}
+
+#[test]
+fn a_rule_without_a_name_is_named_by_its_matchers_and_keeps_file_order() {
+    let text = "[rotation]\nperiod_days = 120\nwarn_after_days = 100\n\n\
+                [[rotation.rules]]\nregion = \"eu-west-1\"\n\n\
+                [[rotation.rules]]\nalias_prefix = \"alias/hr-\"\ntag = \"team = people\"\n";
+    let s = parse(text, Path::new("k.toml")).unwrap();
+    assert_eq!(s.rotation_rules[0].name, "in eu-west-1");
+    assert_eq!(
+        s.rotation_rules[0].policy,
+        RotationPolicy {
+            period_days: 120,
+            warn_after_days: 100
+        }
+    );
+    assert_eq!(s.rotation_rules[1].name, "alias/hr-*, tag team=people");
+    assert_eq!(
+        s.rotation_rules[1].tag,
+        Some(("team".into(), "people".into()))
+    );
+}
+
+#[test]
+fn a_rule_with_no_matcher_is_refused_at_its_table() {
+    let err = parse_err("[rotation]\n\n[[rotation.rules]]\nperiod_days = 180\n");
+    assert!(err.contains("line 3") || err.contains("line 4"), "{err}");
+    assert!(err.contains("rotation.rules[1] matches every key"), "{err}");
+    assert!(err.contains("alias_prefix, tag or region"), "{err}");
+}
+
+#[test]
+fn rule_values_are_checked_where_they_are_written() {
+    let err = parse_err("[[rotation.rules]]\nalias_prefix = \"payments-\"\n");
+    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("invalid alias_prefix \"payments-\"") && err.contains("alias/payments-"));
+
+    let err = parse_err("[[rotation.rules]]\nregion = \"us-east-1\"\ntag = \"pci\"\n");
+    assert!(
+        err.contains("line 3") && err.contains("expected KEY=VALUE"),
+        "{err}"
+    );
+
+    let err = parse_err("[[rotation.rules]]\nregion = \"Virginia\"\n");
+    assert!(
+        err.contains("line 2") && err.contains("invalid region name"),
+        "{err}"
+    );
+
+    let err = parse_err("[[rotation.rules]]\nregion = \"us-east-1\"\nperiod_days = 30\n");
+    assert!(
+        err.contains("line 3") && err.contains("from 90 to 2560"),
+        "{err}"
+    );
+
+    let err = parse_err("[[rotation.rules]]\nregion = \"us-east-1\"\nspeed = 3\n");
+    assert!(
+        err.contains("line 3") && err.contains("unknown field `speed`"),
+        "{err}"
+    );
+    assert!(err.contains("alias_prefix"), "{err}");
+}
+
+#[test]
+fn a_rule_warning_age_must_be_below_its_period() {
+    let text =
+        "[[rotation.rules]]\nregion = \"us-east-1\"\nperiod_days = 100\nwarn_after_days = 100\n";
+    let err = parse_err(text);
+    assert!(err.contains("line 4"), "{err}");
+    assert!(
+        err.contains(
+            "rotation.rules[1]: warn_after_days = 100 must be less than period_days = 100"
+        )
+    );
+}
+
+#[test]
+fn exemption_values_are_checked_where_they_are_written() {
+    let exemption = |key: &str, reason: &str, expires: &str| {
+        format!("[[rotation.exemptions]]\nkey = {key}\nreason = {reason}\nexpires = {expires}\n")
+    };
+    let err = parse_err(&exemption("\"legacy-signing\"", "\"x\"", "2026-12-31"));
+    assert!(
+        err.contains("line 2") && err.contains("invalid key \"legacy-signing\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("alias/legacy-signing") && err.contains("key ARN"),
+        "{err}"
+    );
+
+    let err = parse_err(&exemption("\"alias/a\"", "\"  \"", "2026-12-31"));
+    assert!(
+        err.contains("line 3") && err.contains("the reason is empty"),
+        "{err}"
+    );
+
+    let err = parse_err(&exemption("\"alias/a\"", "\"x\"", "\"next year\""));
+    assert!(
+        err.contains("line 4") && err.contains("expected a date such as 2026-12-31"),
+        "{err}"
+    );
+
+    let err = parse_err(&exemption("\"alias/a\"", "\"x\"", "2026-12-31T10:00:00Z"));
+    assert!(
+        err.contains("line 4") && err.contains("without a time"),
+        "{err}"
+    );
+
+    let err = parse_err("[[rotation.exemptions]]\nkey = \"alias/a\"\nexpires = 2026-12-31\n");
+    assert!(err.contains("missing field `reason`"), "{err}");
+}
+
+#[test]
+fn exemption_keys_may_be_aliases_ids_or_arns_and_dates_strings() {
+    let text = r#"
+[[rotation.exemptions]]
+key = "1234abcd-12ab-34cd-56ef-1234567890ab"
+reason = "r1"
+expires = "2027-01-15"
+
+[[rotation.exemptions]]
+key = "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+reason = "r2"
+expires = 2027-02-01
+"#;
+    let s = parse(text, Path::new("k.toml")).unwrap();
+    assert_eq!(s.exemptions.len(), 2);
+    assert_eq!(
+        s.exemptions[0].expires,
+        chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap()
+    );
+    assert!(
+        s.exemptions[1]
+            .key
+            .ends_with("key/mrk-1234abcd12ab34cd56ef1234567890ab")
+    );
+    // Emulators write a UUID after `mrk-`.
+    let moto_mrk = "[[rotation.exemptions]]\nkey = \"mrk-9ef506e9-4de7-466d-822d-26e07589572e\"\n\
+                    reason = \"r\"\nexpires = 2027-01-01\n";
+    assert!(parse(moto_mrk, Path::new("k.toml")).is_ok());
+
+    for bad in [
+        "1234abcd",
+        "arn:aws:kms:us-east-1:1111:key/x",
+        "mrk-12",
+        "alias/",
+    ] {
+        let err = parse_err(&format!(
+            "[[rotation.exemptions]]\nkey = \"{bad}\"\nreason = \"r\"\nexpires = 2027-01-01\n"
+        ));
+        assert!(err.contains("invalid key"), "{bad}: {err}");
+    }
+}

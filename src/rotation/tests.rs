@@ -26,6 +26,7 @@ fn key() -> Key {
         deletion_date: None,
         custom_key_store_id: None,
         multi_region: None,
+        tags: Default::default(),
         rotation: RotationFacts {
             enabled: Some(true),
             ..RotationFacts::default()

@@ -1,0 +1,5 @@
+//! Shared test support.
+#![allow(dead_code)] // each test binary uses a different part of the shared support.
+
+pub mod estate;
+pub mod pty;
