@@ -1,7 +1,14 @@
-//! Logging setup. Headless commands log to standard error; the TUI logs into its log pane.
-//! The filter comes from `KEYWARD_LOG` (tracing's env-filter syntax), `warn` by default.
+//! Logging setup. Headless commands log to standard error; the console logs into its log pane.
+//! The filter comes from `KEYWARD_LOG` (tracing's env-filter syntax): `warn` by default for
+//! headless commands, and keyward's own `info` (every completed operator action) in the
+//! console.
 
+use std::sync::Arc;
+
+use tokio::sync::Notify;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// The environment variable holding the log filter.
 pub const LOG_ENV: &str = "KEYWARD_LOG";
@@ -14,4 +21,30 @@ pub fn init_stderr() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Sends logs to the console's log pane; the returned notifier wakes the console when
+/// something was logged, so the open log pane redraws without polling.
+pub fn init_tui() -> Arc<Notify> {
+    let notify = Arc::new(Notify::new());
+    let filter =
+        EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("warn,keyward=info"));
+    let initialised = tracing_subscriber::registry()
+        .with(filter)
+        .with(tui_logger::TuiTracingSubscriberLayer)
+        .with(Notifier(Arc::clone(&notify)))
+        .try_init();
+    if initialised.is_ok() {
+        let _ = tui_logger::init_logger(tui_logger::LevelFilter::Trace);
+    }
+    notify
+}
+
+/// Wakes the console for every event that passed the filter.
+struct Notifier(Arc<Notify>);
+
+impl<S: tracing::Subscriber> Layer<S> for Notifier {
+    fn on_event(&self, _event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        self.0.notify_one();
+    }
 }

@@ -15,6 +15,9 @@ const EXIT_PARTIAL: u8 = 2;
 /// step, so cron can tell "the estate is wrong" from "keyward could not look".
 const EXIT_ERROR: u8 = 2;
 
+/// How long background work may take to wind down once keyward is done.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The sandbox sets SOFTHSM2_CONF, which is only sound while this is the only thread.
@@ -39,20 +42,25 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    match runtime.block_on(run(cli, sandbox)) {
+    let code = match runtime.block_on(run(cli, sandbox)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("keyward: {err:#}");
             ExitCode::from(EXIT_ERROR)
         }
-    }
+    };
+    // A PKCS#11 call or a request still in flight must not keep the process alive: every
+    // plan and journal entry has been finished by now.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    code
 }
 
 async fn run(cli: Cli, sandbox: Option<keyward::sandbox::Prepared>) -> anyhow::Result<ExitCode> {
     let settings = config::load(cli.global.config.as_deref(), &cli.global.overrides())?;
     match cli.command {
         None => {
-            keyward::tui::run(settings).await?;
+            let journal = journal(cli.global.audit_log)?;
+            keyward::tui::run(settings, journal).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Sandbox(_)) => {

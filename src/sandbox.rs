@@ -149,7 +149,8 @@ pub async fn run(settings: Settings, prepared: Prepared) -> Result<(), SandboxEr
         Ok(())
     } else {
         let settings = sandbox_settings(settings, &moto, &prepared.token);
-        let console = crate::tui::run(settings);
+        let journal = crate::audit::Journal::at(dir.join("audit.jsonl"));
+        let console = crate::tui::run(settings, journal);
         tokio::pin!(console);
         tokio::select! {
             outcome = &mut console => outcome.map_err(SandboxError::Console),

@@ -1,10 +1,112 @@
 //! The interactive console.
 //!
-//! TODO: the console is being built; until it lands `keyward` without a subcommand says so.
+//! An owned [`app::App`] is the whole state; [`app::App::update`] is the only place it
+//! changes, and [`view::render`] draws it without side effects. Terminal input, the refresh
+//! timer, signals and background results all arrive as [`app::Message`]s on one loop, which
+//! draws only when a message changed something, so an idle console costs nothing.
+//! [`runtime::Runtime`] does the I/O the app asks for, in tasks that report back.
 
+pub mod app;
+pub mod dialog;
+pub mod keymap;
+pub mod keytable;
+mod overlay;
+pub mod panes;
+pub mod runtime;
+mod terminal;
+pub mod theme;
+pub mod view;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use crossterm::event::EventStream;
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, interval, interval_at};
+
+use crate::audit::Journal;
+use crate::aws::Clients;
 use crate::config::Settings;
+use app::{App, Message, Pane};
+use runtime::Runtime;
+use terminal::TerminalGuard;
+use theme::Theme;
 
-/// Runs the console until the operator quits.
-pub async fn run(_settings: Settings) -> anyhow::Result<()> {
-    anyhow::bail!("the interactive console is not built yet; use `keyward inventory`")
+/// How often the spinner moves while something loads.
+const SPINNER_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Runs the console until the operator quits, the terminal hangs up or a signal ends it.
+/// A plan that is running when that happens finishes and is journaled first.
+pub async fn run(settings: Settings, journal: Journal) -> anyhow::Result<()> {
+    let logged = crate::logging::init_tui();
+    let clients = Clients::new(&settings.aws, &settings.regions).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut runtime = Runtime::new(clients, settings.pkcs11_module.clone(), journal, tx);
+    let mut app = App::new(&settings, Utc::now());
+    let theme = Theme::from_env();
+
+    let listen = |kind| signal(kind).context("listening for signals");
+    let mut hangup = listen(SignalKind::hangup())?;
+    let mut terminate = listen(SignalKind::terminate())?;
+    let mut interrupt = listen(SignalKind::interrupt())?;
+
+    let mut guard = TerminalGuard::enter().context("taking over the terminal")?;
+    tracing::info!(regions = ?settings.regions, "console started");
+    runtime.identify();
+    for effect in app.start() {
+        runtime.apply(effect);
+    }
+
+    let mut events = EventStream::new();
+    let mut refresh = interval_at(
+        Instant::now() + settings.refresh_interval,
+        settings.refresh_interval,
+    );
+    refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut spinner = interval(SPINNER_INTERVAL);
+    spinner.set_missed_tick_behavior(MissedTickBehavior::Skip);
+
+    let mut failure = None;
+    while !app.quit {
+        if app.dirty {
+            if app.pane == Pane::Log {
+                tui_logger::move_events();
+            }
+            if let Err(err) = guard.terminal.draw(|frame| view::render(&app, theme, frame)) {
+                // The terminal is gone (a hangup): nothing more can be shown.
+                failure = Some(anyhow::Error::new(err).context("drawing the console"));
+                break;
+            }
+            app.dirty = false;
+        }
+        let message = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(event)) => Message::Input(event),
+                Some(Err(err)) => {
+                    failure = Some(anyhow::Error::new(err).context("reading the terminal"));
+                    Message::Shutdown
+                }
+                None => Message::Shutdown,
+            },
+            Some(message) = rx.recv() => message,
+            _ = refresh.tick() => Message::RefreshDue,
+            _ = spinner.tick(), if app.animating() => Message::Tick,
+            () = logged.notified(), if app.pane == Pane::Log => Message::Logged,
+            _ = hangup.recv() => Message::Shutdown,
+            _ = terminate.recv() => Message::Shutdown,
+            _ = interrupt.recv() => Message::Shutdown,
+        };
+        app.now = Utc::now();
+        for effect in app.update(message) {
+            runtime.apply(effect);
+        }
+    }
+
+    drop(guard);
+    runtime.finish().await;
+    tracing::info!("console stopped");
+    failure.map_or(Ok(()), Err)
 }

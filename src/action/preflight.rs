@@ -109,7 +109,7 @@ pub fn check(request: &Request, key: &Key, ctx: &Context) -> Result<(), Refusal>
             }
             if let Some(reason) = not_rotatable_reason(key) {
                 return refuse(format!(
-                    "AWS cannot rotate a {}; use manual rotation to a successor key",
+                    "AWS cannot rotate this {}; use manual rotation to a successor key",
                     reason.describe()
                 ));
             }

@@ -275,7 +275,7 @@ pub async fn rotate_due(
 }
 
 /// One key's plan, reading the policy and tags a manual rotation copies.
-async fn plan_key(
+pub async fn plan_key(
     clients: &Clients,
     key: &Key,
     verdict: &super::Verdict,

@@ -1,0 +1,733 @@
+//! The console's state and [`App::update`], the only place it changes.
+//!
+//! Everything that happens reaches the app as a [`Message`]: terminal input, a region's
+//! fresh snapshot, an action's progress. `update` folds it into the state and answers with
+//! [`Effect`]s, the I/O it wants done, which [`super::runtime`] carries out in background
+//! tasks that report back as messages. Nothing here waits, and rendering only reads.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
+
+use super::dialog::{ActionMenu, Confirm, Overlay, Running};
+use super::keymap::{Command, command_for};
+use super::keytable::{KeyTable, step};
+use crate::action::{Confirmation, Context, Outcome, Plan, StepOutcome};
+use crate::audit::{Entry, Verification};
+use crate::config::{RotationPolicy, Settings};
+use crate::estate::{Estate, Feed, Fetched, HsmSnapshot, Key, RegionSnapshot, SourceError};
+use crate::policy::{Evaluation, Policy, Verdict};
+
+/// The panes, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pane {
+    #[default]
+    Overview,
+    Keys,
+    Rotation,
+    Compliance,
+    Hsm,
+    Alarms,
+    Audit,
+    Log,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 8] = [
+        Pane::Overview,
+        Pane::Keys,
+        Pane::Rotation,
+        Pane::Compliance,
+        Pane::Hsm,
+        Pane::Alarms,
+        Pane::Audit,
+        Pane::Log,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Overview => "Overview",
+            Pane::Keys => "Keys",
+            Pane::Rotation => "Rotation",
+            Pane::Compliance => "Compliance",
+            Pane::Hsm => "HSM",
+            Pane::Alarms => "Alarms",
+            Pane::Audit => "Audit",
+            Pane::Log => "Log",
+        }
+    }
+
+    fn position(self) -> usize {
+        Pane::ALL.iter().position(|&p| p == self).unwrap_or(0)
+    }
+
+    fn offset(self, by: isize) -> Pane {
+        let len = Pane::ALL.len() as isize;
+        Pane::ALL[(self.position() as isize + by).rem_euclid(len) as usize]
+    }
+}
+
+/// The audit journal as the audit pane shows it.
+#[derive(Debug, Clone)]
+pub struct JournalView {
+    pub path: String,
+    pub entries: Vec<Entry>,
+    /// Set after the operator asked for a verification.
+    pub verification: Option<Verification>,
+}
+
+/// Something that happened.
+#[derive(Debug)]
+pub enum Message {
+    Input(Event),
+    /// A region's refresh finished, well or not.
+    Region(RegionSnapshot),
+    /// The PKCS#11 module was listed.
+    Hsm(Fetched<HsmSnapshot>, DateTime<Utc>),
+    /// The refresh interval elapsed.
+    RefreshDue,
+    /// A spinner frame while something loads.
+    Tick,
+    /// Something was logged while the log pane is open.
+    Logged,
+    /// The AWS account and caller behind the credentials.
+    Identity(Fetched<(String, String)>),
+    /// The plan the operator asked for, or why it could not be made.
+    PlanReady(Result<Plan, String>),
+    /// One step of the running plan finished.
+    StepDone(StepOutcome),
+    /// The running plan finished; `journal` is the entry it was recorded as.
+    ActionFinished {
+        outcome: Outcome,
+        journal: Result<u64, String>,
+    },
+    /// A key read again after an action changed it.
+    KeyRead { region: String, key: Fetched<Key> },
+    Journal(Result<JournalView, String>),
+    /// Hangup, terminate, or the input stream ended: leave now.
+    Shutdown,
+}
+
+/// What the plan for an operator's request needs.
+#[derive(Debug, Clone)]
+pub enum PlanRequest {
+    /// One action on one key.
+    Key {
+        key: Box<Key>,
+        request: crate::action::Request,
+    },
+    /// The rotation approvals: each key with its verdict, as one batch.
+    Approve(Vec<(Key, Verdict)>),
+}
+
+/// I/O the app wants done.
+#[derive(Debug)]
+pub enum Effect {
+    /// Refresh these regions (none of them is already refreshing).
+    Refresh(Vec<String>),
+    ListHsm,
+    BuildPlan(PlanRequest, Context),
+    Run {
+        plan: Box<Plan>,
+        confirmation: Confirmation,
+    },
+    /// The operator declined a plan; it is journaled as cancelled.
+    Cancelled(Box<Plan>),
+    LoadJournal {
+        verify: bool,
+    },
+}
+
+/// The whole console state.
+pub struct App {
+    pub read_only: bool,
+    pub rotation_policy: RotationPolicy,
+    pub policy: Policy,
+    pub regions: Vec<String>,
+    /// Where AWS is reached: an endpoint override, or "AWS".
+    pub endpoint: String,
+    pub profile: Option<String>,
+    pub estate: Estate,
+    pub hsm: Feed<HsmSnapshot>,
+    pub journal: Feed<JournalView>,
+    pub identity: Option<(String, String)>,
+    pub evaluation: Option<Evaluation>,
+    pub now: DateTime<Utc>,
+    pub pane: Pane,
+    pub keys: KeyTable,
+    /// Selected row of each list pane other than keys.
+    pub rotation_selected: usize,
+    pub compliance_selected: usize,
+    pub hsm_selected: usize,
+    pub alarms_selected: usize,
+    pub audit_selected: usize,
+    /// Keys marked for a rotation approval, by ARN.
+    pub marked: BTreeSet<String>,
+    pub overlay: Option<Overlay>,
+    /// Frame counter for the loading spinner.
+    pub spinner: usize,
+    pub quit: bool,
+    /// Set by `update` when the screen must be drawn again.
+    pub dirty: bool,
+}
+
+/// Rows a page key moves.
+const PAGE_ROWS: isize = 10;
+
+impl App {
+    pub fn new(settings: &Settings, now: DateTime<Utc>) -> App {
+        App {
+            read_only: settings.read_only,
+            rotation_policy: settings.rotation,
+            policy: Policy::from_settings(settings),
+            regions: settings.regions.clone(),
+            endpoint: settings
+                .aws
+                .endpoint_url
+                .clone()
+                .unwrap_or_else(|| "AWS".into()),
+            profile: settings.aws.profile.clone(),
+            estate: Estate::new(&settings.regions),
+            hsm: Feed::default(),
+            journal: Feed::default(),
+            identity: None,
+            evaluation: None,
+            now,
+            pane: Pane::Overview,
+            keys: KeyTable::default(),
+            rotation_selected: 0,
+            compliance_selected: 0,
+            hsm_selected: 0,
+            alarms_selected: 0,
+            audit_selected: 0,
+            marked: BTreeSet::new(),
+            overlay: None,
+            spinner: 0,
+            quit: false,
+            dirty: true,
+        }
+    }
+
+    /// The effects to start with: every region, the PKCS#11 module and the journal.
+    pub fn start(&mut self) -> Vec<Effect> {
+        let mut effects = self.refresh_all();
+        effects.push(Effect::LoadJournal { verify: false });
+        effects
+    }
+
+    /// True while something on screen animates, so the loop sends ticks.
+    pub fn animating(&self) -> bool {
+        self.estate.iter().any(|(_, s)| s.is_loading())
+            || self.hsm.loading
+            || matches!(self.overlay, Some(Overlay::Planning(_)))
+            || matches!(&self.overlay, Some(Overlay::Running(r)) if r.finished.is_none())
+    }
+
+    pub fn context(&self) -> Context {
+        Context {
+            read_only: self.read_only,
+            regions: self.regions.clone(),
+            account: self.identity.as_ref().map(|(account, _)| account.clone()),
+        }
+    }
+
+    /// Folds `message` into the state.
+    pub fn update(&mut self, message: Message) -> Vec<Effect> {
+        match message {
+            Message::Input(event) => self.on_input(event),
+            Message::Region(snapshot) => {
+                if let Some(state) = self.estate.regions.get_mut(&snapshot.region) {
+                    state.absorb(snapshot);
+                }
+                self.rebuild();
+                self.dirty = true;
+                Vec::new()
+            }
+            Message::Hsm(result, at) => {
+                self.hsm.absorb(result, at);
+                self.dirty = true;
+                Vec::new()
+            }
+            Message::RefreshDue => {
+                let effects = self.refresh_all();
+                self.dirty |= !effects.is_empty();
+                effects
+            }
+            Message::Tick => {
+                self.spinner = self.spinner.wrapping_add(1);
+                self.dirty = true;
+                Vec::new()
+            }
+            Message::Logged => {
+                self.dirty |= self.pane == Pane::Log;
+                Vec::new()
+            }
+            Message::Identity(result) => {
+                match result {
+                    Ok(identity) => self.identity = Some(identity),
+                    Err(err) => tracing::warn!(error = %err, "caller identity unknown"),
+                }
+                self.dirty = true;
+                Vec::new()
+            }
+            Message::PlanReady(result) => {
+                if matches!(self.overlay, Some(Overlay::Planning(_))) {
+                    self.overlay = Some(match result {
+                        Ok(plan) => Overlay::Confirm(Confirm::new(plan)),
+                        Err(reason) => Overlay::Notice {
+                            title: "Not available".into(),
+                            lines: vec![reason],
+                        },
+                    });
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
+            Message::StepDone(outcome) => {
+                if let Some(Overlay::Running(running)) = &mut self.overlay {
+                    running.steps.push(outcome);
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
+            Message::ActionFinished { outcome, journal } => {
+                if let Some(Overlay::Running(running)) = &mut self.overlay {
+                    running.finished = Some((outcome, journal));
+                }
+                self.dirty = true;
+                let mut effects = vec![Effect::LoadJournal { verify: false }];
+                effects.extend(self.refresh_all());
+                effects
+            }
+            Message::KeyRead { region, key } => {
+                match key {
+                    Ok(key) => self.patch_key(&region, key),
+                    Err(err) => tracing::warn!(%region, error = %err, "re-reading a key failed"),
+                }
+                self.dirty = true;
+                Vec::new()
+            }
+            Message::Journal(result) => {
+                self.journal.absorb(
+                    result.map_err(|message| SourceError {
+                        operation: "reading the audit journal".into(),
+                        code: "JournalUnreadable".into(),
+                        message,
+                        request_id: None,
+                    }),
+                    self.now,
+                );
+                self.dirty = true;
+                Vec::new()
+            }
+            Message::Shutdown => {
+                self.quit = true;
+                Vec::new()
+            }
+        }
+    }
+
+    /// Recomputes what is derived from the estate: the key table and the compliance view.
+    fn rebuild(&mut self) {
+        self.keys
+            .rebuild(&self.estate, &self.rotation_policy, self.now);
+        let snapshots = self.snapshots();
+        self.evaluation = Some(crate::policy::evaluate(&snapshots, &self.policy, self.now));
+        let due: BTreeSet<&str> = self
+            .evaluation
+            .iter()
+            .flat_map(|e| e.keys.iter())
+            .filter(|v| v.status.is_due())
+            .map(|v| v.arn.as_str())
+            .collect();
+        self.marked.retain(|arn| due.contains(arn.as_str()));
+    }
+
+    /// The estate's last good data per region, as snapshots the policy evaluation reads.
+    fn snapshots(&self) -> Vec<RegionSnapshot> {
+        self.estate
+            .iter()
+            .filter_map(|(region, state)| {
+                let keys = match (&state.keys.data, &state.keys.error) {
+                    (Some(keys), _) => Ok(keys.clone()),
+                    (None, Some(err)) => Err(err.clone()),
+                    (None, None) => return None,
+                };
+                Some(RegionSnapshot {
+                    region: region.to_owned(),
+                    fetched_at: state.keys.fetched_at.unwrap_or(self.now),
+                    keys,
+                    clusters: Ok(Vec::new()),
+                    alarms: Ok(Vec::new()),
+                })
+            })
+            .collect()
+    }
+
+    fn patch_key(&mut self, region: &str, key: Key) {
+        let Some(state) = self.estate.regions.get_mut(region) else {
+            return;
+        };
+        let keys = state.keys.data.get_or_insert_with(Vec::new);
+        match keys.iter_mut().find(|k| k.key_id == key.key_id) {
+            Some(slot) => {
+                // A fresh read of one key lists its own aliases; keep what the list knew
+                // when the single read found none.
+                let aliases = std::mem::take(&mut slot.aliases);
+                *slot = key;
+                if slot.aliases.is_empty() {
+                    slot.aliases = aliases;
+                }
+            }
+            None => keys.push(key),
+        }
+        self.rebuild();
+    }
+
+    /// Refresh effects for every region not already refreshing, and the PKCS#11 module.
+    fn refresh_all(&mut self) -> Vec<Effect> {
+        let mut regions = Vec::new();
+        for region in &self.regions {
+            if let Some(state) = self.estate.regions.get_mut(region)
+                && !state.is_loading()
+            {
+                state.set_loading();
+                regions.push(region.clone());
+            }
+        }
+        let mut effects = Vec::new();
+        if !regions.is_empty() {
+            effects.push(Effect::Refresh(regions));
+        }
+        if !self.hsm.loading {
+            self.hsm.loading = true;
+            effects.push(Effect::ListHsm);
+        }
+        effects
+    }
+
+    fn on_input(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::Key(key) if key.kind == KeyEventKind::Press => {
+                self.dirty = true;
+                self.on_key(key)
+            }
+            Event::Resize(..) => {
+                self.dirty = true;
+                Vec::new()
+            }
+            // Pasted text is text, never commands: it may only land in the filter being typed.
+            Event::Paste(text) => {
+                if self.overlay.is_none() && self.keys.editing_filter {
+                    self.keys.filter.extend(text.chars().filter(|c| !c.is_control()));
+                    self.keys.refilter(&self.estate);
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if let Some(overlay) = self.overlay.take() {
+            return self.on_overlay_key(overlay, key);
+        }
+        if self.pane == Pane::Keys && self.keys.editing_filter {
+            self.on_filter_key(key);
+            return Vec::new();
+        }
+        let Some(command) = command_for(key, self.pane, self.read_only) else {
+            return Vec::new();
+        };
+        self.on_command(command)
+    }
+
+    fn on_filter_key(&mut self, key: KeyEvent) {
+        match key.code {
+            KeyCode::Esc => {
+                self.keys.filter.clear();
+                self.keys.editing_filter = false;
+            }
+            KeyCode::Enter => self.keys.editing_filter = false,
+            KeyCode::Backspace => {
+                self.keys.filter.pop();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+                self.keys.filter.push(c)
+            }
+            KeyCode::Char('c') => self.quit = true,
+            _ => return,
+        }
+        self.keys.selected = 0;
+        self.keys.refilter(&self.estate);
+    }
+
+    fn on_command(&mut self, command: Command) -> Vec<Effect> {
+        match command {
+            Command::Quit => self.quit = true,
+            Command::Help => self.overlay = Some(Overlay::Help),
+            Command::NextPane => self.show(self.pane.offset(1)),
+            Command::PreviousPane => self.show(self.pane.offset(-1)),
+            Command::ShowPane(pane) => self.show(pane),
+            Command::Refresh => return self.refresh_all(),
+            Command::SelectPrevious => self.move_selection(-1),
+            Command::SelectNext => self.move_selection(1),
+            Command::PageUp => self.move_selection(-PAGE_ROWS),
+            Command::PageDown => self.move_selection(PAGE_ROWS),
+            Command::SelectFirst => self.move_selection(isize::MIN / 2),
+            Command::SelectLast => self.move_selection(isize::MAX / 2),
+            Command::Open => self.open_detail(),
+            Command::Back => self.keys.detail = false,
+            Command::Filter => {
+                self.keys.detail = false;
+                self.keys.editing_filter = true;
+            }
+            Command::CycleSort => {
+                self.keys.sort = self.keys.sort.next();
+                self.keys.refilter(&self.estate);
+            }
+            Command::Actions => self.open_actions(),
+            Command::Mark => self.toggle_mark(),
+            Command::Approve => return self.approve(),
+            Command::Verify => {
+                return vec![Effect::LoadJournal { verify: true }];
+            }
+        }
+        if command == Command::ShowPane(Pane::Audit) || command == Command::NextPane {
+            if self.pane == Pane::Audit {
+                return vec![Effect::LoadJournal { verify: false }];
+            }
+        }
+        Vec::new()
+    }
+
+    fn show(&mut self, pane: Pane) {
+        self.pane = pane;
+        self.keys.detail = false;
+    }
+
+    fn list_len(&self) -> usize {
+        match self.pane {
+            Pane::Keys => self.keys.visible.len(),
+            Pane::Rotation => self.rotation_queue().len(),
+            Pane::Compliance => self.violations().len(),
+            Pane::Hsm => self.estate.clusters().count(),
+            Pane::Alarms => self.estate.alarms().count(),
+            Pane::Audit => self.journal.data.as_ref().map_or(0, |j| j.entries.len()),
+            Pane::Overview | Pane::Log => 0,
+        }
+    }
+
+    fn move_selection(&mut self, delta: isize) {
+        let len = self.list_len();
+        let selected = match self.pane {
+            Pane::Keys => &mut self.keys.selected,
+            Pane::Rotation => &mut self.rotation_selected,
+            Pane::Compliance => &mut self.compliance_selected,
+            Pane::Hsm => &mut self.hsm_selected,
+            Pane::Alarms => &mut self.alarms_selected,
+            Pane::Audit => &mut self.audit_selected,
+            Pane::Overview | Pane::Log => return,
+        };
+        *selected = step(*selected, delta, len);
+    }
+
+    /// The rotation pane's queue: keys with a countdown, most urgent first.
+    pub fn rotation_queue(&self) -> Vec<&super::keytable::KeyRow> {
+        let mut rows: Vec<_> = self
+            .keys
+            .rows
+            .iter()
+            .filter(|r| r.view.days_left.is_some())
+            .collect();
+        rows.sort_by_key(|r| (r.view.days_left, r.view.status.urgency()));
+        rows
+    }
+
+    /// The compliance pane's violations, most overdue first.
+    pub fn violations(&self) -> Vec<&Verdict> {
+        let mut violations: Vec<&Verdict> = self
+            .evaluation
+            .iter()
+            .flat_map(|e| e.violations())
+            .collect();
+        violations.sort_by_key(|v| (v.days_left, v.region.clone()));
+        violations
+    }
+
+    /// The key the current pane has selected, if it lists keys.
+    pub fn selected_key(&self) -> Option<&Key> {
+        match self.pane {
+            Pane::Keys => self.keys.selected_key(&self.estate),
+            Pane::Rotation => self
+                .rotation_queue()
+                .get(self.rotation_selected)
+                .and_then(|row| super::keytable::key_of(&self.estate, row)),
+            Pane::Compliance => {
+                let arn = self.violations().get(self.compliance_selected)?.arn.clone();
+                self.estate.keys().find(|k| k.arn == arn)
+            }
+            _ => None,
+        }
+    }
+
+    fn open_detail(&mut self) {
+        let Some(arn) = self.selected_key().map(|k| k.arn.clone()) else {
+            return;
+        };
+        if self.pane != Pane::Keys {
+            // Show it in the key table, unfiltered, where the detail view lives.
+            self.keys.filter.clear();
+            self.keys.refilter(&self.estate);
+            self.keys.select_arn(&self.estate, &arn);
+            self.pane = Pane::Keys;
+        }
+        self.keys.detail = true;
+    }
+
+    fn open_actions(&mut self) {
+        if self.read_only {
+            return;
+        }
+        let Some(key) = self.selected_key() else {
+            return;
+        };
+        let menu = ActionMenu::new(key, &self.context(), self.rotation_policy.period_days);
+        self.overlay = Some(Overlay::Menu(menu));
+    }
+
+    fn toggle_mark(&mut self) {
+        let Some(key) = self.selected_key() else {
+            return;
+        };
+        let arn = key.arn.clone();
+        let due = self
+            .evaluation
+            .iter()
+            .flat_map(|e| e.keys.iter())
+            .any(|v| v.arn == arn && v.status.is_due() && v.follows_primary.is_none());
+        if !self.marked.remove(&arn) && due {
+            self.marked.insert(arn);
+        }
+        self.move_selection(1);
+    }
+
+    fn approve(&mut self) -> Vec<Effect> {
+        let mut arns: Vec<String> = self.marked.iter().cloned().collect();
+        if arns.is_empty()
+            && let Some(key) = self.selected_key()
+        {
+            arns.push(key.arn.clone());
+        }
+        let Some(evaluation) = &self.evaluation else {
+            return Vec::new();
+        };
+        let items: Vec<(Key, Verdict)> = arns
+            .iter()
+            .filter_map(|arn| {
+                let verdict = evaluation.keys.iter().find(|v| &v.arn == arn)?;
+                let key = self.estate.keys().find(|k| &k.arn == arn)?;
+                Some((key.clone(), verdict.clone()))
+            })
+            .collect();
+        if items.is_empty() {
+            return Vec::new();
+        }
+        self.overlay = Some(Overlay::Planning(format!(
+            "Planning the rotation of {} key(s)",
+            items.len()
+        )));
+        vec![Effect::BuildPlan(PlanRequest::Approve(items), self.context())]
+    }
+
+    fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent) -> Vec<Effect> {
+        let ctrl_c = key.code == KeyCode::Char('c')
+            && key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL);
+        match overlay {
+            Overlay::Help | Overlay::Notice { .. } => {
+                if ctrl_c || key.code == KeyCode::Char('q') {
+                    self.quit = true;
+                }
+                Vec::new()
+            }
+            Overlay::Menu(mut menu) => {
+                if key.code == KeyCode::Esc || ctrl_c {
+                    return Vec::new();
+                }
+                match menu.on_key(key) {
+                    Ok(Some(request)) => {
+                        let Some(target) = self.estate.keys().find(|k| k.arn == menu.arn) else {
+                            return Vec::new();
+                        };
+                        let target = Box::new(target.clone());
+                        self.overlay = Some(Overlay::Planning(format!(
+                            "Planning: {} for {}",
+                            request.label(),
+                            target.display_name()
+                        )));
+                        vec![Effect::BuildPlan(
+                            PlanRequest::Key {
+                                key: target,
+                                request,
+                            },
+                            self.context(),
+                        )]
+                    }
+                    Ok(None) => {
+                        self.overlay = Some(Overlay::Menu(menu));
+                        Vec::new()
+                    }
+                    Err(reason) => {
+                        menu.message = Some(reason);
+                        self.overlay = Some(Overlay::Menu(menu));
+                        Vec::new()
+                    }
+                }
+            }
+            // Planning cannot be interrupted half-way, but Esc leaves it; the plan is dropped.
+            Overlay::Planning(title) => {
+                if key.code != KeyCode::Esc && !ctrl_c {
+                    self.overlay = Some(Overlay::Planning(title));
+                }
+                Vec::new()
+            }
+            Overlay::Confirm(mut confirm) => {
+                if key.code == KeyCode::Esc || ctrl_c {
+                    return vec![Effect::Cancelled(Box::new(confirm.plan))];
+                }
+                match confirm.on_key(key) {
+                    Some(Some(confirmation)) => {
+                        let plan = confirm.plan.clone();
+                        self.overlay = Some(Overlay::Running(Running::new(confirm.plan)));
+                        vec![Effect::Run {
+                            plan: Box::new(plan),
+                            confirmation,
+                        }]
+                    }
+                    Some(None) => vec![Effect::Cancelled(Box::new(confirm.plan))],
+                    None => {
+                        self.overlay = Some(Overlay::Confirm(confirm));
+                        Vec::new()
+                    }
+                }
+            }
+            Overlay::Running(running) => {
+                // A running plan cannot be abandoned half-way; once finished, any of these closes.
+                // Quitting mid-run is honoured once the run is journaled (see the runtime).
+                if ctrl_c {
+                    self.quit = true;
+                }
+                let close = matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q'));
+                if running.finished.is_none() || !close {
+                    self.overlay = Some(Overlay::Running(running));
+                }
+                Vec::new()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

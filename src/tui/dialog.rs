@@ -1,0 +1,207 @@
+//! The overlays: help, the action menu, the plan confirmation and the running plan.
+//!
+//! A plan is confirmed only by keys typed one by one: routine plans with `y`, destructive ones
+//! by typing the alias or key id the plan names. Pasted text never reaches these dialogs,
+//! and Esc always cancels.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::action::preflight::{DELETION_WINDOW_DAYS, ROTATION_PERIOD_DAYS};
+use crate::action::{Confirmation, Context, Outcome, Plan, Refusal, Request, StepOutcome, offers};
+use crate::estate::Key;
+
+/// What is drawn over the pane.
+#[derive(Debug)]
+pub enum Overlay {
+    Help,
+    Menu(ActionMenu),
+    /// A plan is being built (reading the key's policy and tags, the caller identity).
+    Planning(String),
+    Confirm(Confirm),
+    Running(Running),
+    /// Something the operator should read, closed by any key.
+    Notice { title: String, lines: Vec<String> },
+}
+
+/// The actions offered for one key, each available or refused with the reason.
+#[derive(Debug)]
+pub struct ActionMenu {
+    pub arn: String,
+    pub key_name: String,
+    pub items: Vec<(Request, Result<(), Refusal>)>,
+    pub selected: usize,
+    /// The number being typed for the selected item's parameter (days), if it takes one.
+    pub number: String,
+    /// Why the last choice was not accepted.
+    pub message: Option<String>,
+}
+
+impl ActionMenu {
+    pub fn new(key: &Key, ctx: &Context, period_days: u32) -> ActionMenu {
+        let mut items = offers(key, ctx);
+        for (request, _) in &mut items {
+            if let Request::EnableRotation { period_days: p } = request {
+                *p = period_days;
+            }
+        }
+        // Available actions first, refused ones after with their reasons.
+        items.sort_by_key(|(_, verdict)| verdict.is_err());
+        let mut menu = ActionMenu {
+            arn: key.arn.clone(),
+            key_name: key.display_name().to_owned(),
+            items,
+            selected: 0,
+            number: String::new(),
+            message: None,
+        };
+        menu.load_number();
+        menu
+    }
+
+    /// The parameter of the selected item, with its valid range.
+    pub fn parameter(&self) -> Option<(&'static str, std::ops::RangeInclusive<u32>)> {
+        match self.items.get(self.selected)?.0 {
+            Request::EnableRotation { .. } => Some(("rotation period, days", ROTATION_PERIOD_DAYS)),
+            Request::ScheduleDeletion { .. } => Some(("waiting period, days", DELETION_WINDOW_DAYS)),
+            _ => None,
+        }
+    }
+
+    fn load_number(&mut self) {
+        self.number = match self.items.get(self.selected).map(|(r, _)| r) {
+            Some(Request::EnableRotation { period_days }) => period_days.to_string(),
+            Some(Request::ScheduleDeletion { days }) => days.to_string(),
+            _ => String::new(),
+        };
+    }
+
+    /// Handles a key: `Ok(Some(request))` when the operator chose an available action,
+    /// `Err(reason)` when the choice is refused or its number out of range.
+    pub fn on_key(&mut self, key: KeyEvent) -> Result<Option<Request>, String> {
+        self.message = None;
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => {
+                self.selected = self.selected.saturating_sub(1);
+                self.load_number();
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.selected = (self.selected + 1).min(self.items.len().saturating_sub(1));
+                self.load_number();
+            }
+            KeyCode::Char(c) if c.is_ascii_digit() && self.parameter().is_some() => {
+                if self.number.len() < 4 {
+                    self.number.push(c);
+                }
+            }
+            KeyCode::Backspace => {
+                self.number.pop();
+            }
+            KeyCode::Enter => return self.choose().map(Some),
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn choose(&mut self) -> Result<Request, String> {
+        let Some((request, verdict)) = self.items.get(self.selected) else {
+            return Err("there is nothing to choose".into());
+        };
+        if let Err(refusal) = verdict {
+            return Err(format!("not available: {refusal}"));
+        }
+        let mut request = request.clone();
+        if let Some((what, range)) = self.parameter() {
+            let valid = self.number.parse::<u32>().ok().filter(|n| range.contains(n));
+            let Some(n) = valid else {
+                return Err(format!(
+                    "the {what} must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ));
+            };
+            match &mut request {
+                Request::EnableRotation { period_days } => *period_days = n,
+                Request::ScheduleDeletion { days } => *days = n,
+                _ => {}
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// A plan waiting for the operator's word.
+#[derive(Debug)]
+pub struct Confirm {
+    pub plan: Plan,
+    /// What the operator has typed of the confirm phrase.
+    pub typed: String,
+    pub scroll: u16,
+    /// Why the last Enter did not confirm.
+    pub message: Option<String>,
+}
+
+impl Confirm {
+    pub fn new(plan: Plan) -> Confirm {
+        Confirm {
+            plan,
+            typed: String::new(),
+            scroll: 0,
+            message: None,
+        }
+    }
+
+    /// Handles a key: `Some(Some(how))` confirms, `Some(None)` declines, `None` waits on.
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<Option<Confirmation>> {
+        self.message = None;
+        match key.code {
+            KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::Down => self.scroll = self.scroll.saturating_add(1),
+            KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(10),
+            KeyCode::PageDown => self.scroll = self.scroll.saturating_add(10),
+            _ => {}
+        }
+        if key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) {
+            return None;
+        }
+        match &self.plan.confirm_phrase {
+            Some(phrase) => match key.code {
+                KeyCode::Enter if self.typed == *phrase => {
+                    return Some(Some(Confirmation::TypedName));
+                }
+                KeyCode::Enter => {
+                    self.message = Some(format!("type {phrase} exactly to run this plan"));
+                }
+                KeyCode::Backspace => {
+                    self.typed.pop();
+                }
+                KeyCode::Char(c) => self.typed.push(c),
+                _ => {}
+            },
+            None => match key.code {
+                KeyCode::Char('y') => return Some(Some(Confirmation::KeyPress)),
+                KeyCode::Char('n') => return Some(None),
+                _ => {}
+            },
+        }
+        None
+    }
+}
+
+/// A plan being carried out.
+#[derive(Debug)]
+pub struct Running {
+    pub plan: Plan,
+    pub steps: Vec<StepOutcome>,
+    /// The outcome and the journal entry (or why it could not be written).
+    pub finished: Option<(Outcome, Result<u64, String>)>,
+}
+
+impl Running {
+    pub fn new(plan: Plan) -> Running {
+        Running {
+            plan,
+            steps: Vec::new(),
+            finished: None,
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Drawing the overlays of [`super::dialog`] over the pane.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+
+use super::app::App;
+use super::dialog::{ActionMenu, Confirm, Overlay, Running};
+use super::keymap::bindings_for;
+use super::panes::block;
+use super::theme::Theme;
+use crate::action::{Risk, StepStatus};
+
+pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mut Frame) {
+    let (title, lines, scroll) = match overlay {
+        Overlay::Help => ("Keys (any key closes)".to_owned(), help(app, theme), 0),
+        Overlay::Menu(menu) => (format!("Actions on {}", menu.key_name), menu_lines(menu, theme), 0),
+        Overlay::Planning(what) => {
+            let frame_char = ["|", "/", "-", "\\"][app.spinner % 4];
+            (
+                "Planning".to_owned(),
+                vec![
+                    Line::raw(format!("{frame_char} {what}")),
+                    Line::styled("Nothing runs before you confirm. Esc leaves.", theme.dim()),
+                ],
+                0,
+            )
+        }
+        Overlay::Confirm(confirm) => ("Confirm the plan".to_owned(), confirm_lines(confirm, theme), confirm.scroll),
+        Overlay::Running(running) => (running.plan.title.clone(), running_lines(running, theme), 0),
+        Overlay::Notice { title, lines } => (
+            title.clone(),
+            lines
+                .iter()
+                .map(|l| Line::raw(l.clone()))
+                .chain([Line::styled("Any key closes.", theme.dim())])
+                .collect(),
+            0,
+        ),
+    };
+    let width = area.width.saturating_sub(4).min(100);
+    let height = (wrapped_height(&lines, width.saturating_sub(2)) + 2).min(area.height);
+    let [popup] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(width)])
+        .flex(Flex::Center)
+        .areas(popup);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(block(title, theme)),
+        popup,
+    );
+}
+
+/// Rows `lines` take when wrapped at `width` columns; word wrapping may need a row more per
+/// line, so each wrapped line counts one extra.
+fn wrapped_height(lines: &[Line], width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    let rows: usize = lines
+        .iter()
+        .map(|line| match line.width() {
+            0 => 1,
+            w if w <= width => 1,
+            w => w.div_ceil(width) + 1,
+        })
+        .sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
+fn help(app: &App, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines: Vec<Line> = bindings_for(app.pane, app.read_only)
+        .map(|b| {
+            Line::from(vec![
+                Span::styled(format!("{:<8}", b.keys), theme.title()),
+                Span::raw(b.help),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:<8}", "Ctrl-C"), theme.title()),
+        Span::raw("quit"),
+    ]));
+    if app.read_only {
+        lines.push(Line::styled(
+            "Read-only mode: no action that changes keys or tokens is offered.",
+            theme.warn(),
+        ));
+    }
+    lines
+}
+
+fn menu_lines(menu: &ActionMenu, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for (position, (request, verdict)) in menu.items.iter().enumerate() {
+        let marker = if position == menu.selected { "> " } else { "  " };
+        let label = match request {
+            crate::action::Request::Replicate { to_region } => format!("replicate to {to_region}"),
+            other => other.label().to_owned(),
+        };
+        let style = if position == menu.selected {
+            theme.selected()
+        } else if verdict.is_err() {
+            theme.dim()
+        } else {
+            ratatui::style::Style::new()
+        };
+        let mut spans = vec![Span::styled(format!("{marker}{label}"), style)];
+        if let Err(refusal) = verdict {
+            spans.push(Span::styled(format!("  unavailable: {refusal}"), theme.dim()));
+        }
+        lines.push(Line::from(spans));
+    }
+    if let Some((what, range)) = menu.parameter() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{what} ({}-{}): ", range.start(), range.end()), theme.dim()),
+            Span::styled(format!("{}_", menu.number), theme.title()),
+            Span::styled("  type digits, Backspace", theme.dim()),
+        ]));
+    }
+    if let Some(message) = &menu.message {
+        lines.push(Line::styled(message.clone(), theme.bad()));
+    }
+    lines.push(Line::styled(
+        "↑↓ choose, Enter shows the plan (nothing runs yet), Esc closes",
+        theme.dim(),
+    ));
+    lines
+}
+
+fn confirm_lines(confirm: &Confirm, theme: Theme) -> Vec<Line<'static>> {
+    let plan = &confirm.plan;
+    let mut lines: Vec<Line> = plan
+        .lines()
+        .into_iter()
+        .enumerate()
+        .map(|(n, text)| {
+            if n == 0 {
+                Line::styled(text, theme.title())
+            } else if text.starts_with("Risk: DESTRUCTIVE") {
+                Line::styled(text, theme.bad())
+            } else {
+                Line::raw(text)
+            }
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    match &plan.confirm_phrase {
+        Some(phrase) => {
+            lines.push(Line::from(vec![
+                Span::styled("Type ", theme.warn()),
+                Span::styled(phrase.clone(), theme.title()),
+                Span::styled(" and press Enter to run it; Esc cancels.", theme.warn()),
+            ]));
+            lines.push(Line::from(vec![
+                Span::styled("> ", theme.title()),
+                Span::raw(format!("{}_", confirm.typed)),
+            ]));
+        }
+        None => lines.push(Line::styled(
+            "Press y to run this plan; n or Esc cancels. ↑↓ scroll.",
+            if plan.risk == Risk::Destructive { theme.bad() } else { theme.warn() },
+        )),
+    }
+    if let Some(message) = &confirm.message {
+        lines.push(Line::styled(message.clone(), theme.bad()));
+    }
+    lines
+}
+
+fn running_lines(running: &Running, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for (index, step) in running.plan.steps.iter().enumerate() {
+        let outcome = running.steps.iter().find(|s| s.index == index);
+        let (status, style) = match outcome.map(|o| o.status) {
+            Some(StepStatus::Succeeded) => ("done   ", theme.good()),
+            Some(StepStatus::Failed) => ("FAILED ", theme.bad()),
+            Some(StepStatus::Skipped) => ("skipped", theme.dim()),
+            None if running.steps.len() == index && running.finished.is_none() => ("running", theme.accent()),
+            None => ("waiting", theme.dim()),
+        };
+        let mut spans = vec![
+            Span::styled(format!("{status} "), style),
+            Span::raw(format!("{}. [{}] {}", index + 1, step.region, step.call.operation())),
+        ];
+        if let Some(outcome) = outcome {
+            if let Some(id) = &outcome.request_id {
+                spans.push(Span::styled(format!("  request {id}"), theme.dim()));
+            }
+            if let Some(err) = &outcome.error {
+                spans.push(Span::styled(format!("  {}: {}", err.code, err.message), theme.bad()));
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    match &running.finished {
+        None => lines.push(Line::styled(
+            "Running; the plan finishes and is journaled before keyward exits.",
+            theme.dim(),
+        )),
+        Some((outcome, journal)) => {
+            lines.push(Line::raw(""));
+            lines.push(if outcome.succeeded() {
+                Line::styled("Every step succeeded.", theme.good())
+            } else {
+                Line::styled("A step FAILED; the keys were read again to show where they stand.", theme.bad())
+            });
+            lines.push(match journal {
+                Ok(seq) => Line::raw(format!("Journaled as entry {seq}.")),
+                Err(err) => Line::styled(format!("NOT journaled: {err}"), theme.bad()),
+            });
+            lines.push(Line::styled("Enter or Esc closes.", theme.dim()));
+        }
+    }
+    lines
+}

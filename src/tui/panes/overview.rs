@@ -1,0 +1,163 @@
+//! The overview: per region, keys by rotation status, clusters and alarms firing; below, what
+//! needs attention first.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table};
+
+use super::block;
+use crate::estate::AlarmState;
+use crate::rotation::RotationStatus;
+use crate::tui::app::App;
+use crate::tui::keytable::key_of;
+use crate::tui::theme::Theme;
+use crate::tui::view::age;
+
+pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
+    let regions = app.estate.order.len() as u16;
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(regions + 3), Constraint::Fill(1)]).areas(area);
+    render_regions(app, theme, top, frame);
+    render_attention(app, theme, bottom, frame);
+}
+
+fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
+    let header = Row::new([
+        "REGION", "KEYS", "OK", "DUE", "OVERDUE", "OFF", "MANUAL", "HSM", "ALARM", "READ",
+    ])
+    .style(theme.title());
+    let rows = app.estate.iter().enumerate().map(|(position, (region, state))| {
+        let count = |status: RotationStatus| {
+            app.keys
+                .rows
+                .iter()
+                .filter(|r| r.region == position && r.view.status == status)
+                .count()
+        };
+        let keys = match (&state.keys.data, &state.keys.error) {
+            (Some(keys), _) => keys.len().to_string(),
+            (None, Some(_)) => "-".into(),
+            (None, None) => "…".into(),
+        };
+        let clusters = match (&state.clusters.data, &state.clusters.error) {
+            (_, Some(err)) => format!("ERR {}", err.code),
+            (Some(clusters), None) => {
+                let active = clusters.iter().filter(|c| c.state == "ACTIVE").count();
+                format!("{active}/{} up", clusters.len())
+            }
+            (None, None) => "…".into(),
+        };
+        let alarms = match (&state.alarms.data, &state.alarms.error) {
+            (_, Some(err)) => format!("ERR {}", err.code),
+            (Some(alarms), None) => {
+                let firing = alarms.iter().filter(|a| a.state == AlarmState::Alarm).count();
+                format!("{firing}/{}", alarms.len())
+            }
+            (None, None) => "…".into(),
+        };
+        let read = match (&state.keys.error, state.keys.fetched_at) {
+            _ if state.is_loading() => "loading".into(),
+            (Some(err), _) => format!("ERROR {}", err.code),
+            (None, Some(at)) => age(at, app.now),
+            (None, None) => "-".into(),
+        };
+        let overdue = count(RotationStatus::Overdue);
+        let style = if state.keys.error.is_some() || overdue > 0 {
+            theme.bad()
+        } else {
+            ratatui::style::Style::new()
+        };
+        Row::new([
+            region.to_owned(),
+            keys,
+            count(RotationStatus::Ok).to_string(),
+            count(RotationStatus::DueSoon).to_string(),
+            overdue.to_string(),
+            count(RotationStatus::Disabled).to_string(),
+            count(RotationStatus::NotRotatable).to_string(),
+            clusters,
+            alarms,
+            read,
+        ])
+        .style(style)
+    });
+    let widths = [
+        Constraint::Length(14),
+        Constraint::Length(5),
+        Constraint::Length(4),
+        Constraint::Length(4),
+        Constraint::Length(7),
+        Constraint::Length(4),
+        Constraint::Length(6),
+        Constraint::Length(9),
+        Constraint::Length(6),
+        Constraint::Fill(1),
+    ];
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(block("Regions".into(), theme)),
+        area,
+    );
+}
+
+/// Region errors, overdue and due-soon keys, and alarms firing, most urgent first.
+fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
+    let mut lines: Vec<Line> = Vec::new();
+    for (region, state) in app.estate.iter() {
+        for (what, err, at) in [
+            ("keys", &state.keys.error, state.keys.fetched_at),
+            ("CloudHSM", &state.clusters.error, state.clusters.fetched_at),
+            ("alarms", &state.alarms.error, state.alarms.fetched_at),
+        ] {
+            if let Some(err) = err {
+                let last = at.map_or_else(|| "no data yet".into(), |at| format!("last good data {}", age(at, app.now)));
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{region} {what} NOT READ "), theme.bad()),
+                    Span::raw(format!("{}: {} ({last})", err.code, err.message)),
+                ]));
+            }
+        }
+    }
+    let mut urgent: Vec<_> = app
+        .keys
+        .rows
+        .iter()
+        .filter(|r| matches!(r.view.status, RotationStatus::Overdue | RotationStatus::DueSoon))
+        .collect();
+    urgent.sort_by_key(|r| r.view.days_left);
+    for row in urgent {
+        let Some(key) = key_of(&app.estate, row) else { continue };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<9}", row.view.status.label()), theme.rotation(row.view.status)),
+            Span::raw(format!(
+                "{} in {}: {}",
+                key.display_name(),
+                key.region,
+                row.view.countdown()
+            )),
+        ]));
+    }
+    for alarm in app.estate.alarms().filter(|a| a.state == AlarmState::Alarm) {
+        lines.push(Line::from(vec![
+            Span::styled("ALARM    ", theme.bad()),
+            Span::raw(format!("{} in {}: {}", alarm.name, alarm.region, alarm.reason)),
+        ]));
+    }
+    if lines.is_empty() {
+        let loaded = app.estate.iter().any(|(_, s)| s.keys.data.is_some());
+        lines.push(Line::styled(
+            if loaded {
+                "Nothing needs attention: no key is due or overdue, no alarm fires."
+            } else {
+                "Reading the estate…"
+            },
+            theme.dim(),
+        ));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(block("Needs attention".into(), theme)),
+        area,
+    );
+}

@@ -1,0 +1,234 @@
+//! Carries out the app's [`Effect`]s in background tasks; each reports back as a [`Message`].
+//!
+//! Refreshes run one task per region, so a region that hangs holds up nobody; a plan runs in
+//! a task of its own, and the loop waits for it (and its journal entry) before it exits.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+use super::app::{Effect, JournalView, Message, PlanRequest};
+use crate::action::{self, Confirmation, Context, KeyExtras, Plan, Request};
+use crate::audit::{Journal, Operator};
+use crate::aws::{Clients, fetch_key, fetch_region};
+use crate::policy::rotate;
+
+/// What the effects need: the AWS clients, the token module, the journal and the operator.
+pub struct Runtime {
+    clients: Arc<Clients>,
+    module: std::path::PathBuf,
+    journal: Arc<Journal>,
+    operator: Arc<std::sync::Mutex<Operator>>,
+    tx: UnboundedSender<Message>,
+    /// The running plan, awaited before the console exits so its journal entry is written.
+    action: Option<JoinHandle<()>>,
+}
+
+impl Runtime {
+    pub fn new(
+        clients: Clients,
+        module: std::path::PathBuf,
+        journal: Journal,
+        tx: UnboundedSender<Message>,
+    ) -> Runtime {
+        Runtime {
+            clients: Arc::new(clients),
+            module,
+            journal: Arc::new(journal),
+            operator: Arc::new(std::sync::Mutex::new(Operator::local())),
+            tx,
+            action: None,
+        }
+    }
+
+    /// Asks who the credentials belong to, for plans and the journal.
+    pub fn identify(&self) {
+        let Some(first) = self.clients.regions().next().cloned() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        let operator = Arc::clone(&self.operator);
+        tokio::spawn(async move {
+            let identity = action::caller_identity(&first).await;
+            if let (Ok((_, arn)), Ok(mut operator)) = (&identity, operator.lock()) {
+                operator.aws_identity = Some(arn.clone());
+            }
+            let _ = tx.send(Message::Identity(identity));
+        });
+    }
+
+    pub fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::Refresh(regions) => {
+                for region in regions {
+                    self.refresh(region);
+                }
+            }
+            Effect::ListHsm => {
+                let tx = self.tx.clone();
+                let module = self.module.clone();
+                tokio::spawn(async move {
+                    let listed = crate::hsm::snapshot(&module).await;
+                    let _ = tx.send(Message::Hsm(listed, Utc::now()));
+                });
+            }
+            Effect::BuildPlan(request, ctx) => {
+                let tx = self.tx.clone();
+                let clients = Arc::clone(&self.clients);
+                tokio::spawn(async move {
+                    let plan = build_plan(&clients, request, &ctx).await;
+                    let _ = tx.send(Message::PlanReady(plan));
+                });
+            }
+            Effect::Run { plan, confirmation } => self.run(*plan, confirmation),
+            Effect::Cancelled(plan) => {
+                let journal = Arc::clone(&self.journal);
+                let operator = self.operator();
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    match action::record(&journal, &operator, &plan, Confirmation::Cancelled, None)
+                    {
+                        Ok(entry) => tracing::info!(seq = entry.seq, "plan cancelled: {}", plan.title),
+                        Err(err) => tracing::error!(error = %err, "journaling a cancelled plan"),
+                    }
+                    let _ = tx.send(Message::Journal(read_journal(&journal, false)));
+                });
+            }
+            Effect::LoadJournal { verify } => {
+                let journal = Arc::clone(&self.journal);
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(Message::Journal(read_journal(&journal, verify)));
+                });
+            }
+        }
+    }
+
+    fn refresh(&self, region: String) {
+        let Some(clients) = self.clients.region(&region).cloned() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let snapshot = fetch_region(&clients).await;
+            let _ = tx.send(Message::Region(snapshot));
+        });
+    }
+
+    fn operator(&self) -> Operator {
+        self.operator
+            .lock()
+            .map(|o| o.clone())
+            .unwrap_or_else(|_| Operator::local())
+    }
+
+    fn run(&mut self, plan: Plan, confirmation: Confirmation) {
+        let clients = Arc::clone(&self.clients);
+        let journal = Arc::clone(&self.journal);
+        let operator = self.operator();
+        let tx = self.tx.clone();
+        self.action = Some(tokio::spawn(async move {
+            tracing::info!("running plan: {}", plan.title);
+            let progress = tx.clone();
+            let outcome = action::execute(&plan, &clients, |step| {
+                let _ = progress.send(Message::StepDone(step.clone()));
+            })
+            .await;
+            let recorded = {
+                let (journal, plan, outcome) = (Arc::clone(&journal), plan.clone(), outcome.clone());
+                tokio::task::spawn_blocking(move || {
+                    action::record(&journal, &operator, &plan, confirmation, Some(&outcome))
+                })
+                .await
+            };
+            let journaled = match recorded {
+                Ok(Ok(entry)) => Ok(entry.seq),
+                Ok(Err(err)) => Err(err.to_string()),
+                Err(join) => Err(format!("the journal task failed: {join}")),
+            };
+            match &journaled {
+                Ok(seq) => tracing::info!(seq, "plan finished and journaled: {}", plan.title),
+                Err(err) => tracing::error!(error = %err, "the plan ran but was NOT journaled"),
+            }
+            for (region, key_id) in outcome.touched_keys(&plan) {
+                if let Some(rc) = clients.region(&region) {
+                    let key = fetch_key(rc, &key_id).await;
+                    let _ = tx.send(Message::KeyRead { region, key });
+                }
+            }
+            let _ = tx.send(Message::ActionFinished {
+                outcome,
+                journal: journaled,
+            });
+        }));
+    }
+
+    /// Waits for a running plan to finish and be journaled.
+    pub async fn finish(&mut self) {
+        if let Some(handle) = self.action.take() {
+            let _ = handle.await;
+        }
+    }
+}
+
+async fn build_plan(clients: &Clients, request: PlanRequest, ctx: &Context) -> Result<Plan, String> {
+    match request {
+        PlanRequest::Key { key, request } => {
+            let extras = if matches!(request, Request::ManualRotate | Request::Replicate { .. }) {
+                let rc = clients
+                    .region(&key.region)
+                    .ok_or_else(|| format!("{} is not a configured region", key.region))?;
+                action::read_extras(rc, &key)
+                    .await
+                    .map_err(|e| format!("reading what the plan copies from the key: {e}"))?
+            } else {
+                KeyExtras::default()
+            };
+            action::plan(&request, &key, &extras, ctx).map_err(|r| r.0)
+        }
+        PlanRequest::Approve(items) => {
+            let mut plans = Vec::new();
+            let mut refused = Vec::new();
+            for (key, verdict) in &items {
+                let requests = rotate::requests(key, verdict);
+                if requests.is_empty() {
+                    refused.push(format!("{}: nothing is due", verdict.name()));
+                    continue;
+                }
+                match crate::policy::command::plan_key(clients, key, verdict, &requests, ctx).await
+                {
+                    Ok(plan) => plans.push(plan),
+                    Err(reason) => refused.push(format!("{}: {reason}", verdict.name())),
+                }
+            }
+            if plans.is_empty() {
+                return Err(if refused.is_empty() {
+                    "nothing to approve".into()
+                } else {
+                    refused.join("; ")
+                });
+            }
+            let count = plans.len();
+            let mut plan = Plan::batch(format!("Approve the rotation of {count} key(s)"), plans);
+            plan.notes
+                .extend(refused.into_iter().map(|r| format!("left out: {r}")));
+            Ok(plan)
+        }
+    }
+}
+
+fn read_journal(journal: &Journal, verify: bool) -> Result<JournalView, String> {
+    let entries = journal.entries().map_err(|e| e.to_string())?;
+    let verification = if verify {
+        Some(journal.verify().map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    Ok(JournalView {
+        path: journal.path().display().to_string(),
+        entries,
+        verification,
+    })
+}

@@ -1,0 +1,185 @@
+//! Drawing the console: a pure function of the [`App`].
+//!
+//! The frame is a header line, the pane tabs, the pane, a line of per-region freshness and
+//! the key hints; overlays draw over the pane. Below 80x24 only a message is drawn.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+use super::app::{App, Pane};
+use super::keymap::bindings_for;
+use super::panes;
+use super::theme::Theme;
+use crate::estate::{RegionState, SourceError};
+
+/// The smallest terminal every pane is laid out for.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
+
+/// Draws the whole console.
+pub fn render(app: &App, theme: Theme, frame: &mut Frame) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        render_too_small(area, frame);
+        return;
+    }
+    let [header, tabs, body, regions, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+
+    frame.render_widget(header_line(app, theme), header);
+    frame.render_widget(tab_line(app, theme), tabs);
+    match app.pane {
+        Pane::Overview => panes::overview::render(app, theme, body, frame),
+        Pane::Keys => panes::keys::render(app, theme, body, frame),
+        Pane::Rotation => panes::rotation::render(app, theme, body, frame),
+        Pane::Compliance => panes::compliance::render(app, theme, body, frame),
+        Pane::Hsm => panes::hsm::render(app, theme, body, frame),
+        Pane::Alarms => panes::alarms::render(app, theme, body, frame),
+        Pane::Audit => panes::audit::render(app, theme, body, frame),
+        Pane::Log => panes::log::render(theme, body, frame),
+    }
+    frame.render_widget(region_line(app, theme), regions);
+    frame.render_widget(footer_line(app, theme), footer);
+    if let Some(overlay) = &app.overlay {
+        super::overlay::render(app, overlay, theme, body, frame);
+    }
+}
+
+fn render_too_small(area: Rect, frame: &mut Frame) {
+    let text = vec![
+        Line::from("keyward: terminal too small"),
+        Line::from(format!(
+            "{}x{} here; every pane needs at least {MIN_WIDTH}x{MIN_HEIGHT}.",
+            area.width, area.height
+        )),
+        Line::from("Enlarge the window, or press q to quit."),
+    ];
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: true }),
+        area,
+    );
+}
+
+fn header_line(app: &App, theme: Theme) -> Line<'static> {
+    let mut spans = vec![Span::styled("keyward", theme.title()), Span::raw("  ")];
+    spans.push(Span::raw(format!("endpoint {}", app.endpoint)));
+    if let Some(profile) = &app.profile {
+        spans.push(Span::raw(format!("  profile {profile}")));
+    }
+    if let Some((account, _)) = &app.identity {
+        spans.push(Span::raw(format!("  account {account}")));
+    }
+    if app.read_only {
+        spans.push(Span::styled("  [READ-ONLY]", theme.warn()));
+    }
+    Line::from(spans)
+}
+
+fn tab_line(app: &App, theme: Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (n, pane) in Pane::ALL.iter().enumerate() {
+        let label = format!(" {} {} ", n + 1, pane.title());
+        spans.push(if *pane == app.pane {
+            Span::styled(label, theme.selected())
+        } else {
+            Span::raw(label)
+        });
+    }
+    Line::from(spans)
+}
+
+/// Each region's freshness: loading, when last read, or its error.
+fn region_line(app: &App, theme: Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (region, state) in app.estate.iter() {
+        if !spans.is_empty() {
+            spans.push(Span::raw("  "));
+        }
+        let (text, style) = region_status(state, app.now, app.spinner);
+        spans.push(Span::raw(format!("{region} ")));
+        spans.push(Span::styled(
+            text,
+            if state.keys.error.is_some() {
+                theme.bad()
+            } else {
+                style(theme)
+            },
+        ));
+    }
+    Line::from(spans)
+}
+
+type StyleOf = fn(Theme) -> ratatui::style::Style;
+
+fn region_status(state: &RegionState, now: DateTime<Utc>, spinner: usize) -> (String, StyleOf) {
+    if state.is_loading() {
+        let frame = SPINNER[spinner % SPINNER.len()];
+        return (format!("{frame} loading"), Theme::accent);
+    }
+    match (&state.keys.error, state.keys.fetched_at) {
+        (Some(err), Some(at)) => (format!("ERROR {} (data {})", err.code, age(at, now)), Theme::bad),
+        (Some(err), None) => (format!("ERROR {}", err.code), Theme::bad),
+        (None, Some(at)) => (at.format("%H:%M:%S").to_string(), Theme::dim),
+        (None, None) => ("not read".into(), Theme::dim),
+    }
+}
+
+fn footer_line(app: &App, theme: Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for binding in bindings_for(app.pane, app.read_only).filter(|b| b.hint) {
+        spans.push(Span::styled(binding.keys.to_string(), theme.title()));
+        spans.push(Span::styled(
+            format!(" {}  ", short_hint(binding.help)),
+            theme.dim(),
+        ));
+    }
+    Line::from(spans)
+}
+
+/// The first word or two of a help text, for the footer.
+fn short_hint(help: &str) -> &str {
+    help.split([':', ',']).next().unwrap_or(help).split(' ').next().unwrap_or(help)
+}
+
+/// "3m ago", "2h ago", "5d ago": how old data fetched at `at` is.
+pub fn age(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - at).num_seconds().max(0);
+    match secs {
+        0..60 => format!("{secs}s ago"),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86400),
+    }
+}
+
+/// A source error with the age of the last good data, for a pane that could not be read.
+pub fn error_lines(
+    what: &str,
+    err: &SourceError,
+    last_good: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let mut lines = vec![format!("{what}: {} {}", err.operation, err.code), err.message.clone()];
+    lines.push(match last_good {
+        Some(at) => format!("showing the last good data, {}", age(at, now)),
+        None => "no data has been read yet".into(),
+    });
+    lines
+}
+
+/// Formats a date for tables.
+pub fn date(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "-".into(), |d| d.format("%Y-%m-%d").to_string())
+}
