@@ -109,6 +109,44 @@ pub enum Command {
     Metrics(MetricsCommand),
     /// Rotate every key due under the policy: print the plan with --dry-run, run it with --yes
     Rotate(RotateArgs),
+    /// PKCS#11 tokens: list the slots, run a root-key ceremony from a reviewed script
+    #[command(subcommand)]
+    Hsm(HsmCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HsmCommand {
+    /// List the module's slots and tokens with the flags an officer needs (exit 2 when the
+    /// module cannot be read)
+    Slots {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
+        format: InventoryFormat,
+    },
+    /// Run a root-key ceremony described by a TOML script, writing its transcript and a
+    /// journal entry (exit 0 completed, 1 a step failed, 2 the script or module is unusable)
+    Ceremony(CeremonyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CeremonyArgs {
+    /// The reviewed ceremony script (see config/ceremony.toml)
+    #[arg(long, value_name = "FILE")]
+    pub script: PathBuf,
+
+    /// Read the PINs one per line from this open file descriptor (0 is standard input), in
+    /// the order printed, instead of prompting on the terminal
+    #[arg(long, value_name = "N")]
+    pub pin_fd: Option<i32>,
+
+    /// Directory for the transcript [default: the platform data dir's keyward/ceremonies]
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Run the script on a throwaway SoftHSM2 token directory instead of the configured
+    /// module; the transcript and journal entry say it was a rehearsal
+    #[arg(long)]
+    pub rehearse: bool,
 }
 
 #[derive(Debug, Args)]

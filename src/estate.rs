@@ -389,3 +389,64 @@ pub struct HsmSnapshot {
     pub library: Pkcs11Library,
     pub slots: Vec<SlotView>,
 }
+
+/// How a key check value was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KcvMethod {
+    /// The first 3 bytes of encrypting one all-zero block with the key under AES-ECB.
+    AesEcbZeroBlock,
+    /// The token's own `CKA_CHECK_VALUE` attribute.
+    CheckValueAttribute,
+    /// The token allowed neither.
+    NotAvailable,
+}
+
+impl std::fmt::Display for KcvMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KcvMethod::AesEcbZeroBlock => "AES-ECB encryption of a zero block",
+            KcvMethod::CheckValueAttribute => "CKA_CHECK_VALUE read from the token",
+            KcvMethod::NotAvailable => "not available",
+        })
+    }
+}
+
+/// A key's check value: 6 hex digits that identify the key material without revealing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyCheckValue {
+    /// Lowercase hex, 6 digits; `None` when the token allowed no method.
+    pub value: Option<String>,
+    pub method: KcvMethod,
+    /// Why the preferred method was not used, or why there is no value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One object on a token as a logged-in user sees it, with the attributes that make a root
+/// key trustworthy. `None` means the token did not report that attribute for this object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectView {
+    pub label: String,
+    /// `CKA_ID`, lowercase hex.
+    pub id: String,
+    /// `secret key`, `private key`, `public key`, `certificate`, `data`, ...
+    pub class: String,
+    /// `AES`, `RSA`, `EC`, ...; `None` for objects that are not keys.
+    pub key_type: Option<String>,
+    /// Key size in bits, where it follows from the attributes (AES, generic secret, RSA).
+    pub size_bits: Option<u64>,
+    pub token: Option<bool>,
+    pub private: Option<bool>,
+    pub sensitive: Option<bool>,
+    pub extractable: Option<bool>,
+    pub never_extractable: Option<bool>,
+    pub always_sensitive: Option<bool>,
+    pub local: Option<bool>,
+    pub encrypt: Option<bool>,
+    pub decrypt: Option<bool>,
+    pub wrap: Option<bool>,
+    pub unwrap: Option<bool>,
+    /// For secret keys only.
+    pub kcv: Option<KeyCheckValue>,
+}

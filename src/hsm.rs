@@ -1,5 +1,5 @@
-//! PKCS#11 through cryptoki: the configured module's slots and tokens, and the token
-//! administration ceremonies build on.
+//! PKCS#11 through cryptoki: the configured module's slots, tokens and objects, the token
+//! administration, and the root-key [`ceremony`] built on it.
 //!
 //! One initialized context per module path lives for the whole process ([`context`]); every
 //! PKCS#11 call is blocking and runs on tokio's blocking pool, never on the async workers or
@@ -10,9 +10,12 @@
 //! Known debt: a module that hangs inside a call holds a blocking-pool thread until it
 //! returns; there is no per-call timeout, since PKCS#11 calls cannot be cancelled.
 
+pub mod ceremony;
+pub mod command;
 mod context;
 mod error;
 mod listing;
+pub mod objects;
 pub mod softhsm;
 mod token;
 
@@ -20,16 +23,20 @@ use std::fmt;
 use std::path::Path;
 
 use cryptoki::slot::TokenInfo;
+use serde::Serialize;
 
 pub use context::{context, require_functions};
 pub use error::{HsmError, PinTries, Role, ckr_name, function_name};
 pub use listing::{find_free_slot, find_token, list, token_view};
-pub use token::{MAX_LABEL_BYTES, init_token, login, validate_label};
+pub use objects::{list_objects, list_token_objects};
+pub use token::{
+    MAX_LABEL_BYTES, change_pin, init_blank_token, init_token, init_user_pin, login, validate_label,
+};
 
 use crate::estate::{Fetched, HsmSnapshot, SourceError, TokenView};
 
 /// A token's identity: its label (which may repeat across tokens) and its serial.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct TokenRef {
     pub label: String,
     pub serial: String,

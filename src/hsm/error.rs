@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use cryptoki::context::Function;
 use cryptoki::error::{Error as CryptokiError, RvError};
+use serde::Serialize;
 use thiserror::Error;
 
 use super::TokenRef;
@@ -16,7 +17,8 @@ use super::softhsm::SoftHsmProblem;
 use crate::estate::SourceError;
 
 /// Who is authenticating to a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The security officer, who initializes the token and sets the user PIN.
     SecurityOfficer,
@@ -189,9 +191,10 @@ pub enum HsmError {
 
     /// The role is already logged in through another session of this process.
     #[error(
-        "{}: the {role} is already logged in (CKR_USER_ALREADY_LOGGED_IN) through another \
-         session of this process: finish or log out that session first",
-        function_name(*function)
+        "{}: the {role} is already logged in ({}) through another session of this process: \
+         finish or log out that session first",
+        function_name(*function),
+        rv_name(source)
     )]
     AlreadyLoggedIn {
         function: Function,

@@ -24,26 +24,37 @@ pub const MAX_LABEL_BYTES: usize = 32;
 /// Initializes the first blank token of `module` with `label` and the SO PIN, sets the user
 /// PIN as security officer, and returns the token as a fresh listing shows it.
 ///
-/// The token is found again by label and serial, not by slot: SoftHSM2 renumbers the slot of
-/// an initialized token at the next C_Initialize, and offers a new blank slot at once.
+/// The two halves are [`init_blank_token`] and [`init_user_pin`]; a ceremony runs them as
+/// separate steps.
 pub fn init_token(
     module: &Path,
     label: &str,
     so_pin: &SecretString,
     user_pin: &SecretString,
 ) -> Result<TokenView, HsmError> {
+    let pkcs11 = context(module)?;
+    require_functions(&pkcs11, &USER_PIN_FUNCTIONS)?;
+    let view = init_blank_token(module, label, so_pin)?;
+    let token = TokenRef::from(&view);
+    init_user_pin(module, &token, so_pin, user_pin).map_err(|cause| HsmError::UserPinNotSet {
+        token,
+        cause: Box::new(cause),
+    })
+}
+
+/// Initializes the first blank token of `module` with `label` and the SO PIN, and returns
+/// the token as a fresh listing shows it.
+///
+/// The token is found again by label and serial, not by slot: SoftHSM2 renumbers the slot of
+/// an initialized token at the next C_Initialize, and offers a new blank slot at once.
+pub fn init_blank_token(
+    module: &Path,
+    label: &str,
+    so_pin: &SecretString,
+) -> Result<TokenView, HsmError> {
     validate_label(label)?;
     let pkcs11 = context(module)?;
-    require_functions(
-        &pkcs11,
-        &[
-            Function::InitToken,
-            Function::OpenSession,
-            Function::Login,
-            Function::InitPIN,
-            Function::Logout,
-        ],
-    )?;
+    require_functions(&pkcs11, &[Function::InitToken])?;
 
     // Step 1: the SO PIN and label go onto a blank token.
     let (slot, blank) = find_free_slot(&pkcs11)?;
@@ -73,15 +84,64 @@ pub fn init_token(
         "PKCS#11 token initialized"
     );
 
-    // Step 3: the security officer sets the user PIN.
-    set_user_pin(&pkcs11, slot, so_pin, user_pin).map_err(|cause| HsmError::UserPinNotSet {
-        token: token.clone(),
-        cause: Box::new(cause),
-    })?;
+    // Step 3: list again and find the token by label and serial.
+    let (_, info) = find_token(&pkcs11, &token)?;
+    Ok(token_view(&info))
+}
+
+/// The functions setting the user PIN takes.
+const USER_PIN_FUNCTIONS: [Function; 4] = [
+    Function::OpenSession,
+    Function::Login,
+    Function::InitPIN,
+    Function::Logout,
+];
+
+/// Logs the security officer in on `token` and sets (or resets) the user PIN; returns the
+/// token as a fresh listing shows it.
+pub fn init_user_pin(
+    module: &Path,
+    token: &TokenRef,
+    so_pin: &SecretString,
+    user_pin: &SecretString,
+) -> Result<TokenView, HsmError> {
+    let pkcs11 = context(module)?;
+    require_functions(&pkcs11, &USER_PIN_FUNCTIONS)?;
+    let (slot, info) = find_token(&pkcs11, token)?;
+    if !info.token_initialized() {
+        return Err(HsmError::TokenNotInitialized {
+            token: token.clone(),
+        });
+    }
+    set_user_pin(&pkcs11, slot, so_pin, user_pin)?;
     tracing::info!(label = %token.label, serial = %token.serial, "user PIN set");
 
-    // Step 4: list again and find the token by label and serial.
-    let (_, info) = find_token(&pkcs11, &token)?;
+    let (_, info) = find_token(&pkcs11, token)?;
+    Ok(token_view(&info))
+}
+
+/// Changes `role`'s PIN on `token` from `old_pin` to `new_pin` (C_SetPIN, logged in as that
+/// role); returns the token as a fresh listing shows it.
+pub fn change_pin(
+    module: &Path,
+    token: &TokenRef,
+    role: Role,
+    old_pin: &SecretString,
+    new_pin: &SecretString,
+) -> Result<TokenView, HsmError> {
+    let pkcs11 = context(module)?;
+    require_functions(&pkcs11, &[Function::SetPIN])?;
+    let session = login(module, token, role, old_pin)?;
+    let (slot, _) = find_token(&pkcs11, token)?;
+    session
+        .set_pin(old_pin, new_pin)
+        .map_err(|err| pin_error(&pkcs11, slot, role, err))?;
+    session
+        .close()
+        .map_err(|err| HsmError::from_call(Function::CloseSession, err))?;
+    tracing::info!(label = %token.label, serial = %token.serial, %role, "PIN changed");
+
+    let (_, info) = find_token(&pkcs11, token)?;
     Ok(token_view(&info))
 }
 
@@ -212,6 +272,15 @@ fn pin_error(pkcs11: &Pkcs11, slot: Slot, role: Role, err: CryptokiError) -> Hsm
         RvError::UserAlreadyLoggedIn => HsmError::AlreadyLoggedIn {
             function,
             role,
+            source: err,
+        },
+        // The other role holds the login this process's sessions share.
+        RvError::UserAnotherAlreadyLoggedIn => HsmError::AlreadyLoggedIn {
+            function,
+            role: match role {
+                Role::User => Role::SecurityOfficer,
+                Role::SecurityOfficer => Role::User,
+            },
             source: err,
         },
         _ => HsmError::from_call(function, err),

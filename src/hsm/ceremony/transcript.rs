@@ -1,0 +1,469 @@
+//! The ceremony transcript: JSON for machines, Markdown for the people who sign it, and the
+//! audit journal entry. Made only from the plan and the step records, which hold no PIN.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::plan::{ScriptSource, Step};
+use super::record::{GeneratedKey, StepDetail, StepOutcome, StepRecord};
+use super::{Ceremony, CeremonyState};
+use crate::audit::{AuditError, Entry, Journal, Operator, Record, RecordKind};
+use crate::estate::{ObjectView, Pkcs11Library, TokenView};
+use crate::hsm::TokenRef;
+
+/// The `format` field of every JSON transcript, versioned for the tools that read them.
+pub const FORMAT: &str = "keyward-ceremony-transcript/1";
+
+/// How the ceremony ended, or that it has not yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TranscriptOutcome {
+    Completed,
+    Abandoned,
+    InProgress,
+}
+
+/// A planned step as the transcript lists it, run or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedStep {
+    pub number: usize,
+    #[serde(flatten)]
+    pub step: Step,
+    pub title: String,
+    pub description: String,
+}
+
+/// Everything an auditor needs about one ceremony.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transcript {
+    pub format: &'static str,
+    pub ceremony: String,
+    pub rehearsal: bool,
+    pub outcome: TranscriptOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abandoned_because: Option<String>,
+    pub operator: String,
+    pub witnesses: Vec<String>,
+    /// The account and machine keyward ran under.
+    pub recorded_by: Operator,
+    pub module: String,
+    pub library: Option<Pkcs11Library>,
+    pub token: Option<TokenRef>,
+    pub script: Option<ScriptSource>,
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    pub keys: Vec<GeneratedKey>,
+    pub plan: Vec<PlannedStep>,
+    pub steps: Vec<StepRecord>,
+}
+
+/// The files a transcript was written to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TranscriptFiles {
+    pub markdown: PathBuf,
+    pub json: PathBuf,
+}
+
+impl Transcript {
+    /// The transcript of `ceremony` as it stands.
+    pub fn of(ceremony: &Ceremony) -> Transcript {
+        let (outcome, abandoned_because) = match ceremony.state() {
+            CeremonyState::Completed => (TranscriptOutcome::Completed, None),
+            CeremonyState::Abandoned { reason } => {
+                (TranscriptOutcome::Abandoned, Some(reason.clone()))
+            }
+            CeremonyState::InProgress => (TranscriptOutcome::InProgress, None),
+        };
+        let library = ceremony.records().iter().find_map(|r| match &r.outcome {
+            StepOutcome::Succeeded { detail } => match detail.as_ref() {
+                StepDetail::Prepared { library, .. } => Some(library.clone()),
+                _ => None,
+            },
+            StepOutcome::Failed { .. } => None,
+        });
+        let plan = ceremony
+            .steps()
+            .iter()
+            .map(|step| PlannedStep {
+                number: ceremony.number(*step),
+                step: *step,
+                title: super::steps::title(ceremony, *step),
+                description: ceremony.describe(*step),
+            })
+            .collect();
+        let plan_of = ceremony.plan();
+        Transcript {
+            format: FORMAT,
+            ceremony: plan_of.name.clone(),
+            rehearsal: ceremony.is_rehearsal(),
+            outcome,
+            abandoned_because,
+            operator: plan_of.operator.clone(),
+            witnesses: plan_of.witnesses.clone(),
+            recorded_by: Operator::local(),
+            module: ceremony.module().display().to_string(),
+            library,
+            token: ceremony.token().cloned(),
+            script: plan_of.script.clone(),
+            started: ceremony.started(),
+            finished: ceremony
+                .records()
+                .last()
+                .map_or_else(Utc::now, |r| r.finished),
+            keys: ceremony.generated_keys().to_vec(),
+            plan,
+            steps: ceremony.records().to_vec(),
+        }
+    }
+
+    /// The file name both files share: the ceremony's name as a slug and its start time.
+    pub fn file_stem(&self) -> String {
+        let mut slug: String = self
+            .ceremony
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        while slug.contains("--") {
+            slug = slug.replace("--", "-");
+        }
+        let slug = slug.trim_matches('-');
+        let slug = if slug.is_empty() { "ceremony" } else { slug };
+        let kind = if self.rehearsal { "-rehearsal" } else { "" };
+        format!("{slug}-{}{kind}", self.started.format("%Y%m%dT%H%M%SZ"))
+    }
+
+    /// Writes `<stem>.json` and `<stem>.md` into `dir` (created if missing), each replaced
+    /// whole, so a transcript rewritten after every step is never half-written.
+    pub fn write(&self, dir: &Path) -> std::io::Result<TranscriptFiles> {
+        std::fs::create_dir_all(dir)?;
+        let stem = self.file_stem();
+        let files = TranscriptFiles {
+            markdown: dir.join(format!("{stem}.md")),
+            json: dir.join(format!("{stem}.json")),
+        };
+        let mut json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        json.push('\n');
+        replace_file(&files.json, json.as_bytes())?;
+        replace_file(&files.markdown, self.to_markdown().as_bytes())?;
+        Ok(files)
+    }
+
+    /// One line for the journal and the terminal.
+    pub fn summary(&self) -> String {
+        let kind = if self.rehearsal {
+            "ceremony rehearsal"
+        } else {
+            "ceremony"
+        };
+        let token = self
+            .token
+            .as_ref()
+            .map_or_else(|| "no token".to_string(), |t| format!("token {t}"));
+        let verdict = match self.outcome {
+            TranscriptOutcome::Completed => "completed".to_string(),
+            TranscriptOutcome::InProgress => "in progress".to_string(),
+            TranscriptOutcome::Abandoned => {
+                let failed = self.steps.iter().rev().find_map(|r| match &r.outcome {
+                    StepOutcome::Failed { error } => Some((r.number, error.code.clone())),
+                    StepOutcome::Succeeded { .. } => None,
+                });
+                match failed {
+                    Some((number, code)) => {
+                        format!("ABANDONED after step {number} failed ({code})")
+                    }
+                    None => "ABANDONED".to_string(),
+                }
+            }
+        };
+        let keys: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| format!("{} KCV {}", k.label, k.kcv.as_deref().unwrap_or("none")))
+            .collect();
+        let keys = if keys.is_empty() {
+            String::new()
+        } else {
+            format!("; keys {}", keys.join(", "))
+        };
+        format!("{kind} {:?} on {token}: {verdict}{keys}", self.ceremony)
+    }
+
+    /// The transcript for people: participants, keys, each step, and lines to sign.
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "# Ceremony transcript: {}\n", inline(&self.ceremony));
+        if self.rehearsal {
+            md.push_str(
+                "> **REHEARSAL** on a throwaway SoftHSM2 token directory: no production token \
+                 or key was touched.\n\n",
+            );
+        }
+        md.push_str("| | |\n|---|---|\n");
+        let mut row = |name: &str, value: String| {
+            let _ = writeln!(md, "| {name} | {} |", cell(&value));
+        };
+        row("Outcome", self.outcome_text());
+        row("Started", time(self.started));
+        row("Finished", time(self.finished));
+        row("Operator", self.operator.clone());
+        row("Witnesses", self.witnesses.join(", "));
+        row(
+            "Recorded by",
+            format!("{}@{}", self.recorded_by.user, self.recorded_by.host),
+        );
+        let library = self.library.as_ref().map_or_else(String::new, |l| {
+            format!(
+                " ({} {}, library {}, PKCS#11 {})",
+                l.manufacturer, l.description, l.library_version, l.cryptoki_version
+            )
+        });
+        row("Module", format!("{}{library}", self.module));
+        row(
+            "Token",
+            self.token
+                .as_ref()
+                .map_or_else(|| "not yet chosen".to_string(), |t| t.to_string()),
+        );
+        if let Some(script) = &self.script {
+            row(
+                "Script",
+                format!("{} (SHA-256 {})", script.path, script.sha256),
+            );
+        }
+
+        md.push_str("\n## Root keys\n\n");
+        if self.keys.is_empty() {
+            md.push_str("No key was generated.\n");
+        } else {
+            md.push_str("| Label | Id | KCV | KCV method |\n|---|---|---|---|\n");
+            for key in &self.keys {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} |",
+                    cell(&key.label),
+                    key.id,
+                    key.kcv.as_deref().unwrap_or("none"),
+                    cell(&key.kcv_method)
+                );
+            }
+        }
+
+        md.push_str("\n## Plan\n\n| # | Step | Done |\n|---|---|---|\n");
+        for planned in &self.plan {
+            let done = self
+                .steps
+                .iter()
+                .any(|r| r.step == planned.step && r.succeeded());
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                planned.number,
+                cell(&planned.title),
+                if done { "yes" } else { "no" }
+            );
+        }
+
+        md.push_str("\n## Steps as run\n");
+        for record in &self.steps {
+            step_markdown(&mut md, record);
+        }
+
+        md.push_str("\n## Signatures\n\n");
+        let _ = writeln!(
+            md,
+            "Operator: {} ______________________ date __________\n",
+            inline(&self.operator)
+        );
+        for witness in &self.witnesses {
+            let _ = writeln!(
+                md,
+                "Witness: {} ______________________ date __________\n",
+                inline(witness)
+            );
+        }
+        md
+    }
+
+    fn outcome_text(&self) -> String {
+        match (&self.outcome, &self.abandoned_because) {
+            (TranscriptOutcome::Completed, _) => "completed".into(),
+            (TranscriptOutcome::InProgress, _) => "in progress".into(),
+            (TranscriptOutcome::Abandoned, Some(reason)) => format!("abandoned: {reason}"),
+            (TranscriptOutcome::Abandoned, None) => "abandoned".into(),
+        }
+    }
+}
+
+/// Appends the transcript to the journal as one ceremony entry, flushed before it returns.
+pub fn record(
+    journal: &Journal,
+    transcript: &Transcript,
+    files: Option<&TranscriptFiles>,
+) -> Result<Entry, AuditError> {
+    let record = Record {
+        kind: RecordKind::Ceremony,
+        summary: transcript.summary(),
+        operator: transcript.recorded_by.clone(),
+        details: json!({ "transcript": transcript, "files": files }),
+    };
+    journal.append(&record, Utc::now())
+}
+
+fn step_markdown(md: &mut String, record: &StepRecord) {
+    let verdict = if record.succeeded() {
+        "succeeded"
+    } else {
+        "FAILED"
+    };
+    let _ = writeln!(
+        md,
+        "\n### {}. {} (attempt {}): {verdict}\n\n{} to {}\n",
+        record.number,
+        inline(&record.title),
+        record.attempt,
+        time(record.started),
+        time(record.finished)
+    );
+    match &record.outcome {
+        StepOutcome::Failed { error } => {
+            let _ = writeln!(
+                md,
+                "- {} failed with {}: {}",
+                error.operation,
+                error.code,
+                inline(&error.message)
+            );
+        }
+        StepOutcome::Succeeded { detail } => match detail.as_ref() {
+            StepDetail::Prepared {
+                token,
+                functions_checked,
+                ..
+            } => {
+                let _ = writeln!(md, "- Functions checked: {}", functions_checked.join(", "));
+                token_lines(md, token);
+            }
+            StepDetail::TokenInitialized { token }
+            | StepDetail::UserPinSet { token }
+            | StepDetail::PinChanged { token, .. } => token_lines(md, token),
+            StepDetail::KeyGenerated { key } => object_table(md, key),
+            StepDetail::Verified { token, keys } => {
+                token_lines(md, token);
+                for verified in keys {
+                    let _ = writeln!(
+                        md,
+                        "\nKey {}:\n\n| Check | Expected | Found | Result |\n|---|---|---|---|",
+                        inline(&verified.key.label)
+                    );
+                    for check in &verified.checks {
+                        let _ = writeln!(
+                            md,
+                            "| {} | {} | {} | {} |",
+                            cell(&check.name),
+                            cell(&check.expected),
+                            cell(&check.found),
+                            if check.passed { "pass" } else { "FAIL" }
+                        );
+                    }
+                }
+            }
+        },
+    }
+}
+
+fn token_lines(md: &mut String, token: &TokenView) {
+    let label = if token.initialized {
+        format!("{:?}", token.label)
+    } else {
+        "(blank)".to_string()
+    };
+    let _ = writeln!(
+        md,
+        "- Token {} serial {}, {} {}; initialized {}, user PIN set {}, PIN length {} to {}",
+        inline(&label),
+        if token.serial.is_empty() {
+            "(none yet)"
+        } else {
+            &token.serial
+        },
+        inline(&token.manufacturer),
+        inline(&token.model),
+        token.initialized,
+        token.user_pin_initialized,
+        token.min_pin_len,
+        token.max_pin_len
+    );
+}
+
+fn object_table(md: &mut String, key: &ObjectView) {
+    let flag = |b: Option<bool>| b.map_or_else(|| "not reported".to_string(), |b| b.to_string());
+    let kcv = key.kcv.as_ref();
+    let rows = [
+        ("label", key.label.clone()),
+        ("id", key.id.clone()),
+        ("class", key.class.clone()),
+        ("key type", key.key_type.clone().unwrap_or_default()),
+        (
+            "size (bits)",
+            key.size_bits.map(|b| b.to_string()).unwrap_or_default(),
+        ),
+        ("token", flag(key.token)),
+        ("private", flag(key.private)),
+        ("sensitive", flag(key.sensitive)),
+        ("extractable", flag(key.extractable)),
+        ("never extractable", flag(key.never_extractable)),
+        ("local", flag(key.local)),
+        (
+            "KCV",
+            kcv.and_then(|k| k.value.clone())
+                .unwrap_or_else(|| "none".into()),
+        ),
+        (
+            "KCV method",
+            kcv.map(|k| match &k.note {
+                Some(note) => format!("{} ({note})", k.method),
+                None => k.method.to_string(),
+            })
+            .unwrap_or_default(),
+        ),
+    ];
+    md.push_str("| Attribute | Value |\n|---|---|\n");
+    for (name, value) in rows {
+        let _ = writeln!(md, "| {name} | {} |", cell(&value));
+    }
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()
+}
+
+/// Text safe inside a Markdown table cell.
+fn cell(text: &str) -> String {
+    inline(text).replace('|', "\\|")
+}
+
+/// Text kept on one line.
+fn inline(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
+fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
