@@ -156,8 +156,8 @@ impl Inventory {
     pub fn write_table(&self, out: &mut impl Write) -> std::io::Result<()> {
         writeln!(
             out,
-            "{:<15} {:<28} {:<20} {:<9} {:<14} {:<10}  {}",
-            "REGION", "KEY", "SPEC", "MR", "STATE", "ROTATION", "NEXT"
+            "{:<15} {:<28} {:<20} {:<9} {:<14} {:<10}  NEXT",
+            "REGION", "KEY", "SPEC", "MR", "STATE", "ROTATION"
         )?;
         for key in &self.keys {
             let name = key.aliases.first().unwrap_or(&key.key_id);

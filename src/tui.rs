@@ -8,6 +8,8 @@
 
 pub mod app;
 pub mod dialog;
+#[cfg(test)]
+mod fixture;
 pub mod keymap;
 pub mod keytable;
 mod overlay;
@@ -75,7 +77,10 @@ pub async fn run(settings: Settings, journal: Journal) -> anyhow::Result<()> {
             if app.pane == Pane::Log {
                 tui_logger::move_events();
             }
-            if let Err(err) = guard.terminal.draw(|frame| view::render(&app, theme, frame)) {
+            if let Err(err) = guard
+                .terminal
+                .draw(|frame| view::render(&app, theme, frame))
+            {
                 // The terminal is gone (a hangup): nothing more can be shown.
                 failure = Some(anyhow::Error::new(err).context("drawing the console"));
                 break;

@@ -103,7 +103,10 @@ pub enum Message {
         journal: Result<u64, String>,
     },
     /// A key read again after an action changed it.
-    KeyRead { region: String, key: Fetched<Key> },
+    KeyRead {
+        region: String,
+        key: Fetched<Key>,
+    },
     Journal(Result<JournalView, String>),
     /// Hangup, terminate, or the input stream ended: leave now.
     Shutdown,
@@ -420,7 +423,9 @@ impl App {
             // Pasted text is text, never commands: it may only land in the filter being typed.
             Event::Paste(text) => {
                 if self.overlay.is_none() && self.keys.editing_filter {
-                    self.keys.filter.extend(text.chars().filter(|c| !c.is_control()));
+                    self.keys
+                        .filter
+                        .extend(text.chars().filter(|c| !c.is_control()));
                     self.keys.refilter(&self.estate);
                     self.dirty = true;
                 }
@@ -454,7 +459,11 @@ impl App {
             KeyCode::Backspace => {
                 self.keys.filter.pop();
             }
-            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+            KeyCode::Char(c)
+                if !key
+                    .modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL) =>
+            {
                 self.keys.filter.push(c)
             }
             KeyCode::Char('c') => self.quit = true,
@@ -468,9 +477,9 @@ impl App {
         match command {
             Command::Quit => self.quit = true,
             Command::Help => self.overlay = Some(Overlay::Help),
-            Command::NextPane => self.show(self.pane.offset(1)),
-            Command::PreviousPane => self.show(self.pane.offset(-1)),
-            Command::ShowPane(pane) => self.show(pane),
+            Command::NextPane => return self.show(self.pane.offset(1)),
+            Command::PreviousPane => return self.show(self.pane.offset(-1)),
+            Command::ShowPane(pane) => return self.show(pane),
             Command::Refresh => return self.refresh_all(),
             Command::SelectPrevious => self.move_selection(-1),
             Command::SelectNext => self.move_selection(1),
@@ -495,17 +504,19 @@ impl App {
                 return vec![Effect::LoadJournal { verify: true }];
             }
         }
-        if command == Command::ShowPane(Pane::Audit) || command == Command::NextPane {
-            if self.pane == Pane::Audit {
-                return vec![Effect::LoadJournal { verify: false }];
-            }
-        }
         Vec::new()
     }
 
-    fn show(&mut self, pane: Pane) {
+    fn show(&mut self, pane: Pane) -> Vec<Effect> {
+        let arrived = self.pane != pane;
         self.pane = pane;
         self.keys.detail = false;
+        // The journal may have grown from another keyward process: read it on arrival.
+        if arrived && pane == Pane::Audit {
+            vec![Effect::LoadJournal { verify: false }]
+        } else {
+            Vec::new()
+        }
     }
 
     fn list_len(&self) -> usize {
@@ -639,12 +650,17 @@ impl App {
             "Planning the rotation of {} key(s)",
             items.len()
         )));
-        vec![Effect::BuildPlan(PlanRequest::Approve(items), self.context())]
+        vec![Effect::BuildPlan(
+            PlanRequest::Approve(items),
+            self.context(),
+        )]
     }
 
     fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent) -> Vec<Effect> {
         let ctrl_c = key.code == KeyCode::Char('c')
-            && key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL);
+            && key
+                .modifiers
+                .contains(crossterm::event::KeyModifiers::CONTROL);
         match overlay {
             Overlay::Help | Overlay::Notice { .. } => {
                 if ctrl_c || key.code == KeyCode::Char('q') {

@@ -20,7 +20,10 @@ pub enum Overlay {
     Confirm(Confirm),
     Running(Running),
     /// Something the operator should read, closed by any key.
-    Notice { title: String, lines: Vec<String> },
+    Notice {
+        title: String,
+        lines: Vec<String>,
+    },
 }
 
 /// The actions offered for one key, each available or refused with the reason.
@@ -44,6 +47,17 @@ impl ActionMenu {
                 *p = period_days;
             }
         }
+        // One line says why a key cannot be replicated anywhere, not one per region.
+        let replicable = items
+            .iter()
+            .any(|(r, v)| matches!(r, Request::Replicate { .. }) && v.is_ok());
+        let mut refused_replication = false;
+        items.retain(|(request, verdict)| {
+            if !matches!(request, Request::Replicate { .. }) || replicable || verdict.is_ok() {
+                return true;
+            }
+            !std::mem::replace(&mut refused_replication, true)
+        });
         // Available actions first, refused ones after with their reasons.
         items.sort_by_key(|(_, verdict)| verdict.is_err());
         let mut menu = ActionMenu {
@@ -62,7 +76,9 @@ impl ActionMenu {
     pub fn parameter(&self) -> Option<(&'static str, std::ops::RangeInclusive<u32>)> {
         match self.items.get(self.selected)?.0 {
             Request::EnableRotation { .. } => Some(("rotation period, days", ROTATION_PERIOD_DAYS)),
-            Request::ScheduleDeletion { .. } => Some(("waiting period, days", DELETION_WINDOW_DAYS)),
+            Request::ScheduleDeletion { .. } => {
+                Some(("waiting period, days", DELETION_WINDOW_DAYS))
+            }
             _ => None,
         }
     }
@@ -88,10 +104,10 @@ impl ActionMenu {
                 self.selected = (self.selected + 1).min(self.items.len().saturating_sub(1));
                 self.load_number();
             }
-            KeyCode::Char(c) if c.is_ascii_digit() && self.parameter().is_some() => {
-                if self.number.len() < 4 {
-                    self.number.push(c);
-                }
+            KeyCode::Char(c)
+                if c.is_ascii_digit() && self.parameter().is_some() && self.number.len() < 4 =>
+            {
+                self.number.push(c);
             }
             KeyCode::Backspace => {
                 self.number.pop();
@@ -111,7 +127,11 @@ impl ActionMenu {
         }
         let mut request = request.clone();
         if let Some((what, range)) = self.parameter() {
-            let valid = self.number.parse::<u32>().ok().filter(|n| range.contains(n));
+            let valid = self
+                .number
+                .parse::<u32>()
+                .ok()
+                .filter(|n| range.contains(n));
             let Some(n) = valid else {
                 return Err(format!(
                     "the {what} must be a whole number from {} to {}",
@@ -160,7 +180,10 @@ impl Confirm {
             KeyCode::PageDown => self.scroll = self.scroll.saturating_add(10),
             _ => {}
         }
-        if key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) {
+        if key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        {
             return None;
         }
         match &self.plan.confirm_phrase {

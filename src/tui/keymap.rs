@@ -96,33 +96,195 @@ const fn changes(mut binding: Binding) -> Binding {
 
 /// Every binding, in the order the help overlay lists them.
 pub const BINDINGS: &[Binding] = &[
-    hint(bind("?", &[KeyCode::Char('?')], Command::Help, "help: every key", Scope::Everywhere)),
-    hint(bind("q", &[KeyCode::Char('q')], Command::Quit, "quit (Ctrl-C too)", Scope::Everywhere)),
-    bind("Tab", &[KeyCode::Tab], Command::NextPane, "next pane", Scope::Everywhere),
-    bind("S-Tab", &[KeyCode::BackTab], Command::PreviousPane, "previous pane", Scope::Everywhere),
-    bind("1", &[KeyCode::Char('1')], Command::ShowPane(Pane::Overview), "overview", Scope::Everywhere),
-    bind("2", &[KeyCode::Char('2')], Command::ShowPane(Pane::Keys), "keys", Scope::Everywhere),
-    bind("3", &[KeyCode::Char('3')], Command::ShowPane(Pane::Rotation), "rotation countdowns and approvals", Scope::Everywhere),
-    bind("4", &[KeyCode::Char('4')], Command::ShowPane(Pane::Compliance), "compliance", Scope::Everywhere),
-    bind("5", &[KeyCode::Char('5')], Command::ShowPane(Pane::Hsm), "HSM clusters and PKCS#11 tokens", Scope::Everywhere),
-    bind("6", &[KeyCode::Char('6')], Command::ShowPane(Pane::Alarms), "CloudWatch alarms", Scope::Everywhere),
-    bind("7", &[KeyCode::Char('7')], Command::ShowPane(Pane::Audit), "audit journal", Scope::Everywhere),
-    bind("8", &[KeyCode::Char('8')], Command::ShowPane(Pane::Log), "log", Scope::Everywhere),
-    hint(bind("r", &[KeyCode::Char('r')], Command::Refresh, "refresh every region now", Scope::Everywhere)),
-    bind("↑ k", &[KeyCode::Up, KeyCode::Char('k')], Command::SelectPrevious, "select previous row", Scope::Panes(LISTS)),
-    bind("↓ j", &[KeyCode::Down, KeyCode::Char('j')], Command::SelectNext, "select next row", Scope::Panes(LISTS)),
-    bind("PgUp", &[KeyCode::PageUp], Command::PageUp, "page up", Scope::Panes(LISTS)),
-    bind("PgDn", &[KeyCode::PageDown], Command::PageDown, "page down", Scope::Panes(LISTS)),
-    bind("g Home", &[KeyCode::Home, KeyCode::Char('g')], Command::SelectFirst, "first row", Scope::Panes(LISTS)),
-    bind("G End", &[KeyCode::End, KeyCode::Char('G')], Command::SelectLast, "last row", Scope::Panes(LISTS)),
-    hint(bind("Enter", &[KeyCode::Enter], Command::Open, "open the key's detail", Scope::Panes(&[Pane::Keys, Pane::Rotation, Pane::Compliance]))),
-    bind("Esc", &[KeyCode::Esc], Command::Back, "close the detail, dialog or filter", Scope::Everywhere),
-    hint(bind("/", &[KeyCode::Char('/')], Command::Filter, "filter keys by alias, id, region, spec or status", Scope::Panes(&[Pane::Keys]))),
-    hint(bind("s", &[KeyCode::Char('s')], Command::CycleSort, "sort by urgency, name, region or next rotation", Scope::Panes(&[Pane::Keys]))),
-    hint(changes(bind("a", &[KeyCode::Char('a')], Command::Actions, "actions on the selected key: rotate, replicate, delete, ...", Scope::Panes(&[Pane::Keys, Pane::Rotation])))),
-    hint(changes(bind("Space", &[KeyCode::Char(' ')], Command::Mark, "mark a due key for approval", Scope::Panes(&[Pane::Rotation])))),
-    hint(changes(bind("A", &[KeyCode::Char('A')], Command::Approve, "approve the marked rotations as one plan", Scope::Panes(&[Pane::Rotation])))),
-    hint(bind("v", &[KeyCode::Char('v')], Command::Verify, "verify the journal's hash chain", Scope::Panes(&[Pane::Audit]))),
+    hint(bind(
+        "?",
+        &[KeyCode::Char('?')],
+        Command::Help,
+        "help: every key",
+        Scope::Everywhere,
+    )),
+    hint(bind(
+        "q",
+        &[KeyCode::Char('q')],
+        Command::Quit,
+        "quit (Ctrl-C too)",
+        Scope::Everywhere,
+    )),
+    bind(
+        "Tab",
+        &[KeyCode::Tab],
+        Command::NextPane,
+        "next pane",
+        Scope::Everywhere,
+    ),
+    bind(
+        "S-Tab",
+        &[KeyCode::BackTab],
+        Command::PreviousPane,
+        "previous pane",
+        Scope::Everywhere,
+    ),
+    bind(
+        "1",
+        &[KeyCode::Char('1')],
+        Command::ShowPane(Pane::Overview),
+        "overview",
+        Scope::Everywhere,
+    ),
+    bind(
+        "2",
+        &[KeyCode::Char('2')],
+        Command::ShowPane(Pane::Keys),
+        "keys",
+        Scope::Everywhere,
+    ),
+    bind(
+        "3",
+        &[KeyCode::Char('3')],
+        Command::ShowPane(Pane::Rotation),
+        "rotation",
+        Scope::Everywhere,
+    ),
+    bind(
+        "4",
+        &[KeyCode::Char('4')],
+        Command::ShowPane(Pane::Compliance),
+        "compliance",
+        Scope::Everywhere,
+    ),
+    bind(
+        "5",
+        &[KeyCode::Char('5')],
+        Command::ShowPane(Pane::Hsm),
+        "HSM and tokens",
+        Scope::Everywhere,
+    ),
+    bind(
+        "6",
+        &[KeyCode::Char('6')],
+        Command::ShowPane(Pane::Alarms),
+        "alarms",
+        Scope::Everywhere,
+    ),
+    bind(
+        "7",
+        &[KeyCode::Char('7')],
+        Command::ShowPane(Pane::Audit),
+        "audit journal",
+        Scope::Everywhere,
+    ),
+    bind(
+        "8",
+        &[KeyCode::Char('8')],
+        Command::ShowPane(Pane::Log),
+        "log",
+        Scope::Everywhere,
+    ),
+    hint(bind(
+        "r",
+        &[KeyCode::Char('r')],
+        Command::Refresh,
+        "refresh now",
+        Scope::Everywhere,
+    )),
+    bind(
+        "↑ k",
+        &[KeyCode::Up, KeyCode::Char('k')],
+        Command::SelectPrevious,
+        "select previous row",
+        Scope::Panes(LISTS),
+    ),
+    bind(
+        "↓ j",
+        &[KeyCode::Down, KeyCode::Char('j')],
+        Command::SelectNext,
+        "select next row",
+        Scope::Panes(LISTS),
+    ),
+    bind(
+        "PgUp",
+        &[KeyCode::PageUp],
+        Command::PageUp,
+        "page up",
+        Scope::Panes(LISTS),
+    ),
+    bind(
+        "PgDn",
+        &[KeyCode::PageDown],
+        Command::PageDown,
+        "page down",
+        Scope::Panes(LISTS),
+    ),
+    bind(
+        "g Home",
+        &[KeyCode::Home, KeyCode::Char('g')],
+        Command::SelectFirst,
+        "first row",
+        Scope::Panes(LISTS),
+    ),
+    bind(
+        "G End",
+        &[KeyCode::End, KeyCode::Char('G')],
+        Command::SelectLast,
+        "last row",
+        Scope::Panes(LISTS),
+    ),
+    hint(bind(
+        "Enter",
+        &[KeyCode::Enter],
+        Command::Open,
+        "open the key's detail",
+        Scope::Panes(&[Pane::Keys, Pane::Rotation, Pane::Compliance]),
+    )),
+    bind(
+        "Esc",
+        &[KeyCode::Esc],
+        Command::Back,
+        "back, close, cancel",
+        Scope::Everywhere,
+    ),
+    hint(bind(
+        "/",
+        &[KeyCode::Char('/')],
+        Command::Filter,
+        "filter: alias, id, region, spec, status",
+        Scope::Panes(&[Pane::Keys]),
+    )),
+    hint(bind(
+        "s",
+        &[KeyCode::Char('s')],
+        Command::CycleSort,
+        "sort: urgency, name, region, next",
+        Scope::Panes(&[Pane::Keys]),
+    )),
+    hint(changes(bind(
+        "a",
+        &[KeyCode::Char('a')],
+        Command::Actions,
+        "actions: rotate, replicate, delete",
+        Scope::Panes(&[Pane::Keys, Pane::Rotation]),
+    ))),
+    hint(changes(bind(
+        "Space",
+        &[KeyCode::Char(' ')],
+        Command::Mark,
+        "mark a due key for approval",
+        Scope::Panes(&[Pane::Rotation]),
+    ))),
+    hint(changes(bind(
+        "A",
+        &[KeyCode::Char('A')],
+        Command::Approve,
+        "approve the marked keys as one plan",
+        Scope::Panes(&[Pane::Rotation]),
+    ))),
+    hint(bind(
+        "v",
+        &[KeyCode::Char('v')],
+        Command::Verify,
+        "verify the hash chain",
+        Scope::Panes(&[Pane::Audit]),
+    )),
 ];
 
 impl Binding {
@@ -169,10 +331,17 @@ mod tests {
     fn read_only_mode_removes_every_action_that_changes_the_estate() {
         for pane in Pane::ALL {
             for binding in bindings_for(pane, true) {
-                assert!(!binding.changes_estate, "{} offered read-only", binding.keys);
+                assert!(
+                    !binding.changes_estate,
+                    "{} offered read-only",
+                    binding.keys
+                );
             }
         }
-        assert_eq!(command_for(press(KeyCode::Char('a')), Pane::Keys, true), None);
+        assert_eq!(
+            command_for(press(KeyCode::Char('a')), Pane::Keys, true),
+            None
+        );
         assert_eq!(
             command_for(press(KeyCode::Char('a')), Pane::Keys, false),
             Some(Command::Actions)

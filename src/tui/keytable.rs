@@ -186,7 +186,13 @@ impl KeyTable {
 /// The key a row points at; `None` only if the estate changed without a rebuild.
 pub fn key_of<'e>(estate: &'e Estate, row: &KeyRow) -> Option<&'e Key> {
     let region = estate.order.get(row.region)?;
-    estate.regions.get(region)?.keys.data.as_ref()?.get(row.index)
+    estate
+        .regions
+        .get(region)?
+        .keys
+        .data
+        .as_ref()?
+        .get(row.index)
 }
 
 /// Moves a selection within `len` rows by `delta`, clamped to the ends.

@@ -7,15 +7,23 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::app::App;
 use super::dialog::{ActionMenu, Confirm, Overlay, Running};
-use super::keymap::bindings_for;
+use super::keymap::{Binding, bindings_for};
 use super::panes::block;
 use super::theme::Theme;
 use crate::action::{Risk, StepStatus};
 
 pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mut Frame) {
     let (title, lines, scroll) = match overlay {
-        Overlay::Help => ("Keys (any key closes)".to_owned(), help(app, theme), 0),
-        Overlay::Menu(menu) => (format!("Actions on {}", menu.key_name), menu_lines(menu, theme), 0),
+        Overlay::Help => (
+            "Keys (any key closes)".to_owned(),
+            help(app, theme, popup_width(area)),
+            0,
+        ),
+        Overlay::Menu(menu) => (
+            format!("Actions on {}", menu.key_name),
+            menu_lines(menu, theme),
+            0,
+        ),
         Overlay::Planning(what) => {
             let frame_char = ["|", "/", "-", "\\"][app.spinner % 4];
             (
@@ -27,7 +35,11 @@ pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mu
                 0,
             )
         }
-        Overlay::Confirm(confirm) => ("Confirm the plan".to_owned(), confirm_lines(confirm, theme), confirm.scroll),
+        Overlay::Confirm(confirm) => (
+            "Confirm the plan".to_owned(),
+            confirm_lines(confirm, theme),
+            confirm.scroll,
+        ),
         Overlay::Running(running) => (running.plan.title.clone(), running_lines(running, theme), 0),
         Overlay::Notice { title, lines } => (
             title.clone(),
@@ -39,7 +51,7 @@ pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mu
             0,
         ),
     };
-    let width = area.width.saturating_sub(4).min(100);
+    let width = popup_width(area);
     let height = (wrapped_height(&lines, width.saturating_sub(2)) + 2).min(area.height);
     let [popup] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
@@ -72,19 +84,46 @@ fn wrapped_height(lines: &[Line], width: u16) -> u16 {
     u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
-fn help(app: &App, theme: Theme) -> Vec<Line<'static>> {
-    let mut lines: Vec<Line> = bindings_for(app.pane, app.read_only)
-        .map(|b| {
-            Line::from(vec![
-                Span::styled(format!("{:<8}", b.keys), theme.title()),
-                Span::raw(b.help),
-            ])
+/// Width of the left column of the help overlay.
+const HELP_LEFT: usize = 28;
+
+fn popup_width(area: Rect) -> u16 {
+    area.width.saturating_sub(4).min(100)
+}
+
+/// Every key: those that work everywhere on the left, this pane's own on the right.
+fn help(app: &App, theme: Theme, width: u16) -> Vec<Line<'static>> {
+    let right_width = usize::from(width.saturating_sub(2))
+        .saturating_sub(HELP_LEFT)
+        .max(16);
+    let entry = |keys: &str, help: &str| (keys.to_owned(), help.to_owned());
+    let (mut global, local): (Vec<&Binding>, Vec<&Binding>) = bindings_for(app.pane, app.read_only)
+        .partition(|b| b.scope == super::keymap::Scope::Everywhere);
+    global.sort_by_key(|b| b.command == super::keymap::Command::Back);
+    let mut left: Vec<(String, String)> = global.iter().map(|b| entry(b.keys, b.help)).collect();
+    left.push(entry("Ctrl-C", "quit"));
+    let right: Vec<(String, String)> = local.iter().map(|b| entry(b.keys, b.help)).collect();
+    let cell = |item: Option<&(String, String)>, width: usize| -> Vec<Span<'static>> {
+        match item {
+            Some((keys, help)) => vec![
+                Span::styled(format!("{keys:<7} "), theme.title()),
+                Span::raw(format!(
+                    "{:<w$}",
+                    crate::inventory::truncate(help, width - 8),
+                    w = width - 8
+                )),
+            ],
+            None => vec![Span::raw(" ".repeat(width))],
+        }
+    };
+    let rows = left.len().max(right.len());
+    let mut lines: Vec<Line> = (0..rows)
+        .map(|i| {
+            let mut spans = cell(left.get(i), HELP_LEFT);
+            spans.extend(cell(right.get(i), right_width));
+            Line::from(spans)
         })
         .collect();
-    lines.push(Line::from(vec![
-        Span::styled(format!("{:<8}", "Ctrl-C"), theme.title()),
-        Span::raw("quit"),
-    ]));
     if app.read_only {
         lines.push(Line::styled(
             "Read-only mode: no action that changes keys or tokens is offered.",
@@ -97,9 +136,16 @@ fn help(app: &App, theme: Theme) -> Vec<Line<'static>> {
 fn menu_lines(menu: &ActionMenu, theme: Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     for (position, (request, verdict)) in menu.items.iter().enumerate() {
-        let marker = if position == menu.selected { "> " } else { "  " };
+        let marker = if position == menu.selected {
+            "> "
+        } else {
+            "  "
+        };
         let label = match request {
-            crate::action::Request::Replicate { to_region } => format!("replicate to {to_region}"),
+            crate::action::Request::Replicate { to_region } if verdict.is_ok() => {
+                format!("replicate to {to_region}")
+            }
+            crate::action::Request::Replicate { .. } => "replicate to another region".to_owned(),
             other => other.label().to_owned(),
         };
         let style = if position == menu.selected {
@@ -111,13 +157,19 @@ fn menu_lines(menu: &ActionMenu, theme: Theme) -> Vec<Line<'static>> {
         };
         let mut spans = vec![Span::styled(format!("{marker}{label}"), style)];
         if let Err(refusal) = verdict {
-            spans.push(Span::styled(format!("  unavailable: {refusal}"), theme.dim()));
+            spans.push(Span::styled(
+                format!("  unavailable: {refusal}"),
+                theme.dim(),
+            ));
         }
         lines.push(Line::from(spans));
     }
     if let Some((what, range)) = menu.parameter() {
         lines.push(Line::from(vec![
-            Span::styled(format!("{what} ({}-{}): ", range.start(), range.end()), theme.dim()),
+            Span::styled(
+                format!("{what} ({}-{}): ", range.start(), range.end()),
+                theme.dim(),
+            ),
             Span::styled(format!("{}_", menu.number), theme.title()),
             Span::styled("  type digits, Backspace", theme.dim()),
         ]));
@@ -163,7 +215,11 @@ fn confirm_lines(confirm: &Confirm, theme: Theme) -> Vec<Line<'static>> {
         }
         None => lines.push(Line::styled(
             "Press y to run this plan; n or Esc cancels. ↑↓ scroll.",
-            if plan.risk == Risk::Destructive { theme.bad() } else { theme.warn() },
+            if plan.risk == Risk::Destructive {
+                theme.bad()
+            } else {
+                theme.warn()
+            },
         )),
     }
     if let Some(message) = &confirm.message {
@@ -180,19 +236,29 @@ fn running_lines(running: &Running, theme: Theme) -> Vec<Line<'static>> {
             Some(StepStatus::Succeeded) => ("done   ", theme.good()),
             Some(StepStatus::Failed) => ("FAILED ", theme.bad()),
             Some(StepStatus::Skipped) => ("skipped", theme.dim()),
-            None if running.steps.len() == index && running.finished.is_none() => ("running", theme.accent()),
+            None if running.steps.len() == index && running.finished.is_none() => {
+                ("running", theme.accent())
+            }
             None => ("waiting", theme.dim()),
         };
         let mut spans = vec![
             Span::styled(format!("{status} "), style),
-            Span::raw(format!("{}. [{}] {}", index + 1, step.region, step.call.operation())),
+            Span::raw(format!(
+                "{}. [{}] {}",
+                index + 1,
+                step.region,
+                step.call.operation()
+            )),
         ];
         if let Some(outcome) = outcome {
             if let Some(id) = &outcome.request_id {
                 spans.push(Span::styled(format!("  request {id}"), theme.dim()));
             }
             if let Some(err) = &outcome.error {
-                spans.push(Span::styled(format!("  {}: {}", err.code, err.message), theme.bad()));
+                spans.push(Span::styled(
+                    format!("  {}: {}", err.code, err.message),
+                    theme.bad(),
+                ));
             }
         }
         lines.push(Line::from(spans));
@@ -207,7 +273,10 @@ fn running_lines(running: &Running, theme: Theme) -> Vec<Line<'static>> {
             lines.push(if outcome.succeeded() {
                 Line::styled("Every step succeeded.", theme.good())
             } else {
-                Line::styled("A step FAILED; the keys were read again to show where they stand.", theme.bad())
+                Line::styled(
+                    "A step FAILED; the keys were read again to show where they stand.",
+                    theme.bad(),
+                )
             });
             lines.push(match journal {
                 Ok(seq) => Line::raw(format!("Journaled as entry {seq}.")),

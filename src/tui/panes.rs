@@ -9,10 +9,10 @@ pub mod log;
 pub mod overview;
 pub mod rotation;
 
+use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
-use ratatui::Frame;
 
 use super::theme::Theme;
 

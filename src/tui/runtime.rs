@@ -90,7 +90,9 @@ impl Runtime {
                 tokio::task::spawn_blocking(move || {
                     match action::record(&journal, &operator, &plan, Confirmation::Cancelled, None)
                     {
-                        Ok(entry) => tracing::info!(seq = entry.seq, "plan cancelled: {}", plan.title),
+                        Ok(entry) => {
+                            tracing::info!(seq = entry.seq, "plan cancelled: {}", plan.title)
+                        }
                         Err(err) => tracing::error!(error = %err, "journaling a cancelled plan"),
                     }
                     let _ = tx.send(Message::Journal(read_journal(&journal, false)));
@@ -137,7 +139,8 @@ impl Runtime {
             })
             .await;
             let recorded = {
-                let (journal, plan, outcome) = (Arc::clone(&journal), plan.clone(), outcome.clone());
+                let (journal, plan, outcome) =
+                    (Arc::clone(&journal), plan.clone(), outcome.clone());
                 tokio::task::spawn_blocking(move || {
                     action::record(&journal, &operator, &plan, confirmation, Some(&outcome))
                 })
@@ -173,7 +176,11 @@ impl Runtime {
     }
 }
 
-async fn build_plan(clients: &Clients, request: PlanRequest, ctx: &Context) -> Result<Plan, String> {
+async fn build_plan(
+    clients: &Clients,
+    request: PlanRequest,
+    ctx: &Context,
+) -> Result<Plan, String> {
     match request {
         PlanRequest::Key { key, request } => {
             let extras = if matches!(request, Request::ManualRotate | Request::Replicate { .. }) {

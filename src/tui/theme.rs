@@ -68,9 +68,9 @@ impl Theme {
             }
             RotationStatus::NotRotatable => self.accent(),
             RotationStatus::Ok => self.good(),
-            RotationStatus::Replica | RotationStatus::AwsManaged | RotationStatus::NotApplicable => {
-                self.dim()
-            }
+            RotationStatus::Replica
+            | RotationStatus::AwsManaged
+            | RotationStatus::NotApplicable => self.dim(),
         }
     }
 

@@ -129,7 +129,10 @@ fn region_status(state: &RegionState, now: DateTime<Utc>, spinner: usize) -> (St
         return (format!("{frame} loading"), Theme::accent);
     }
     match (&state.keys.error, state.keys.fetched_at) {
-        (Some(err), Some(at)) => (format!("ERROR {} (data {})", err.code, age(at, now)), Theme::bad),
+        (Some(err), Some(at)) => (
+            format!("ERROR {} (data {})", err.code, age(at, now)),
+            Theme::bad,
+        ),
         (Some(err), None) => (format!("ERROR {}", err.code), Theme::bad),
         (None, Some(at)) => (at.format("%H:%M:%S").to_string(), Theme::dim),
         (None, None) => ("not read".into(), Theme::dim),
@@ -150,7 +153,12 @@ fn footer_line(app: &App, theme: Theme) -> Line<'static> {
 
 /// The first word or two of a help text, for the footer.
 fn short_hint(help: &str) -> &str {
-    help.split([':', ',']).next().unwrap_or(help).split(' ').next().unwrap_or(help)
+    help.split([':', ','])
+        .next()
+        .unwrap_or(help)
+        .split(' ')
+        .next()
+        .unwrap_or(help)
 }
 
 /// "3m ago", "2h ago", "5d ago": how old data fetched at `at` is.
@@ -171,7 +179,10 @@ pub fn error_lines(
     last_good: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Vec<String> {
-    let mut lines = vec![format!("{what}: {} {}", err.operation, err.code), err.message.clone()];
+    let mut lines = vec![
+        format!("{what}: {} {}", err.operation, err.code),
+        err.message.clone(),
+    ];
     lines.push(match last_good {
         Some(at) => format!("showing the last good data, {}", age(at, now)),
         None => "no data has been read yet".into(),
@@ -183,3 +194,6 @@ pub fn error_lines(
 pub fn date(at: Option<DateTime<Utc>>) -> String {
     at.map_or_else(|| "-".into(), |d| d.format("%Y-%m-%d").to_string())
 }
+
+#[cfg(test)]
+mod tests;

@@ -26,8 +26,10 @@ pub fn fresh_account() -> String {
 
 /// Settings for `regions` on `moto`, in a fresh account, with the emulator's credentials.
 pub fn settings(moto: &MotoServer, regions: &[&str]) -> Settings {
-    let mut settings = Settings::default();
-    settings.regions = regions.iter().map(|r| r.to_string()).collect();
+    let mut settings = Settings {
+        regions: regions.iter().map(|r| r.to_string()).collect(),
+        ..Settings::default()
+    };
     settings.aws.endpoint_url = Some(moto.endpoint_url().to_owned());
     settings.aws.emulator_account_id = Some(fresh_account());
     settings.aws.static_credentials = Some(Credentials::new(

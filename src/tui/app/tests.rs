@@ -1,1 +1,408 @@
+//! The console's behaviour, driven through `update` as the event loop drives it.
 
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::*;
+use crate::action::plan::Target;
+use crate::action::plan::{Call, KeyRef, Step};
+use crate::action::{Request, Risk};
+use crate::tui::fixture;
+
+fn key_event(code: KeyCode) -> Message {
+    Message::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(key_event(code))
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+fn plan(confirm_phrase: Option<&str>) -> Plan {
+    Plan {
+        title: "Rotate alias/payments-data now".into(),
+        risk: if confirm_phrase.is_some() {
+            Risk::Destructive
+        } else {
+            Risk::Routine
+        },
+        account: Some("111122223333".into()),
+        targets: vec![Target {
+            region: "us-east-1".into(),
+            arn: "arn:aws:kms:us-east-1:111122223333:key/k-ok-0".into(),
+            key_id: "k-ok-0".into(),
+            aliases: vec!["alias/payments-data".into()],
+        }],
+        steps: vec![Step::new(
+            "us-east-1",
+            Call::RotateKeyOnDemand {
+                key: KeyRef::Existing("k-ok-0".into()),
+            },
+        )],
+        afterwards: Vec::new(),
+        notes: Vec::new(),
+        confirm_phrase: confirm_phrase.map(str::to_owned),
+    }
+}
+
+fn confirming(confirm_phrase: Option<&str>) -> App {
+    let mut app = fixture::app();
+    app.overlay = Some(Overlay::Planning("planning".into()));
+    app.update(Message::PlanReady(Ok(plan(confirm_phrase))));
+    assert!(matches!(app.overlay, Some(Overlay::Confirm(_))));
+    app
+}
+
+#[test]
+fn the_first_effects_read_every_region_the_token_and_the_journal() {
+    let mut app = App::new(&fixture::settings(), fixture::now());
+    let effects = app.start();
+    assert!(matches!(&effects[0], Effect::Refresh(r) if r.len() == 3));
+    assert!(effects.iter().any(|e| matches!(e, Effect::ListHsm)));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::LoadJournal { .. }))
+    );
+    assert!(app.animating(), "the spinner runs while regions load");
+}
+
+#[test]
+fn a_refresh_is_never_started_twice_for_a_region() {
+    let mut app = fixture::app();
+    let first = press(&mut app, KeyCode::Char('r'));
+    assert!(matches!(&first[0], Effect::Refresh(r) if r.len() == 3));
+    let second = press(&mut app, KeyCode::Char('r'));
+    assert!(second.is_empty(), "{second:?}");
+    app.update(Message::Region(fixture::snapshot("eu-west-1")));
+    let third = press(&mut app, KeyCode::Char('r'));
+    assert!(matches!(&third[0], Effect::Refresh(r) if r == &["eu-west-1".to_owned()]));
+}
+
+#[test]
+fn a_failed_refresh_keeps_the_last_good_keys() {
+    let mut app = fixture::app();
+    let before = app.keys.rows.len();
+    let mut failed = fixture::snapshot("us-east-1");
+    failed.keys = Err(SourceError {
+        operation: "ListKeys".into(),
+        code: "ThrottlingException".into(),
+        message: "Rate exceeded".into(),
+        request_id: None,
+    });
+    app.update(Message::Region(failed));
+    assert_eq!(app.keys.rows.len(), before);
+    let state = &app.estate.regions["us-east-1"];
+    assert_eq!(
+        state.keys.error.as_ref().unwrap().code,
+        "ThrottlingException"
+    );
+    assert_eq!(state.keys.fetched_at, Some(fixture::now()));
+}
+
+#[test]
+fn tab_and_digits_move_between_panes() {
+    let mut app = fixture::app();
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.pane, Pane::Keys);
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.pane, Pane::Log);
+    press(&mut app, KeyCode::Char('5'));
+    assert_eq!(app.pane, Pane::Hsm);
+}
+
+#[test]
+fn q_and_ctrl_c_quit_and_key_releases_do_nothing() {
+    let mut app = fixture::app();
+    let mut release = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+    release.kind = KeyEventKind::Release;
+    app.update(Message::Input(Event::Key(release)));
+    assert!(!app.quit);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+
+    let mut app = fixture::app();
+    app.pane = Pane::Keys;
+    press(&mut app, KeyCode::Char('/'));
+    app.update(Message::Input(Event::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    ))));
+    assert!(app.quit, "Ctrl-C quits even while the filter is typed");
+}
+
+#[test]
+fn pasted_text_is_never_a_command() {
+    let mut app = fixture::app();
+    app.pane = Pane::Keys;
+    app.update(Message::Input(Event::Paste("q2a".into())));
+    assert!(!app.quit);
+    assert_eq!(app.pane, Pane::Keys);
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn the_filter_narrows_the_keys_and_esc_clears_it() {
+    let mut app = fixture::app();
+    app.pane = Pane::Keys;
+    let all = app.keys.visible.len();
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "ledger");
+    assert_eq!(app.keys.visible.len(), 3);
+    // While typing, letters are text: q does not quit.
+    type_text(&mut app, "q");
+    assert!(!app.quit);
+    assert_eq!(app.keys.visible.len(), 0);
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.keys.visible.len(), 3);
+    app.update(Message::Input(Event::Paste("x".into())));
+    assert_eq!(app.keys.filter, "ledger", "a paste lands only while typing");
+    press(&mut app, KeyCode::Char('/'));
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.keys.visible.len(), all);
+}
+
+#[test]
+fn the_sort_cycles_and_the_selection_follows_the_key() {
+    let mut app = fixture::app();
+    app.pane = Pane::Keys;
+    press(&mut app, KeyCode::Down);
+    let selected = app.keys.selected_key(&app.estate).unwrap().arn.clone();
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.keys.sort, crate::tui::keytable::SortBy::Name);
+    let first = app.keys.selected_key(&app.estate).unwrap();
+    assert!(
+        first.display_name() <= "alias/b",
+        "sorted by name: {}",
+        first.display_name()
+    );
+    // A refresh keeps the same key selected wherever it moves.
+    app.keys.select_arn(&app.estate, &selected);
+    app.update(Message::Region(fixture::snapshot("us-east-1")));
+    assert_eq!(app.keys.selected_key(&app.estate).unwrap().arn, selected);
+}
+
+#[test]
+fn choosing_an_available_action_asks_for_its_plan() {
+    let mut app = fixture::app();
+    app.pane = Pane::Keys;
+    app.keys.filter = "payments-data".into();
+    app.keys.refilter(&app.estate);
+    press(&mut app, KeyCode::Char('a'));
+    let Some(Overlay::Menu(menu)) = &app.overlay else {
+        panic!("no menu");
+    };
+    assert!(matches!(menu.items[0], (Request::RotateNow, Ok(()))));
+    let effects = press(&mut app, KeyCode::Enter);
+    match &effects[..] {
+        [Effect::BuildPlan(PlanRequest::Key { key, request }, ctx)] => {
+            assert_eq!(*request, Request::RotateNow);
+            assert_eq!(key.display_name(), "alias/payments-data");
+            assert_eq!(ctx.account.as_deref(), Some("111122223333"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(app.overlay, Some(Overlay::Planning(_))));
+}
+
+#[test]
+fn a_refused_action_says_why_and_asks_nothing() {
+    let mut app = fixture::app();
+    app.pane = Pane::Keys;
+    app.keys.filter = "document-signing".into();
+    app.keys.refilter(&app.estate);
+    press(&mut app, KeyCode::Char('a'));
+    let Some(Overlay::Menu(menu)) = &app.overlay else {
+        panic!("no menu");
+    };
+    let rotate_now = menu
+        .items
+        .iter()
+        .position(|(r, _)| *r == Request::RotateNow)
+        .unwrap();
+    for _ in 0..rotate_now {
+        press(&mut app, KeyCode::Down);
+    }
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(effects.is_empty());
+    let Some(Overlay::Menu(menu)) = &app.overlay else {
+        panic!("the menu closed");
+    };
+    assert!(menu.message.as_deref().unwrap().contains("asymmetric"));
+}
+
+#[test]
+fn a_rotation_period_outside_90_to_2560_days_is_refused_before_any_call() {
+    let mut app = fixture::app();
+    app.pane = Pane::Keys;
+    app.keys.filter = "payments-data".into();
+    app.keys.refilter(&app.estate);
+    press(&mut app, KeyCode::Char('a'));
+    let Some(Overlay::Menu(menu)) = &app.overlay else {
+        panic!("no menu");
+    };
+    let enable = menu
+        .items
+        .iter()
+        .position(|(r, _)| matches!(r, Request::EnableRotation { .. }))
+        .unwrap();
+    for _ in 0..enable {
+        press(&mut app, KeyCode::Down);
+    }
+    for _ in 0..2 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    // "90" became "" and then "30".
+    type_text(&mut app, "30");
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    type_text(&mut app, "0");
+    match &press(&mut app, KeyCode::Enter)[..] {
+        [Effect::BuildPlan(PlanRequest::Key { request, .. }, _)] => {
+            assert_eq!(*request, Request::EnableRotation { period_days: 300 });
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_routine_plan_runs_on_y_and_esc_cancels_it() {
+    let mut app = confirming(None);
+    match &press(&mut app, KeyCode::Char('y'))[..] {
+        [Effect::Run { confirmation, .. }] => assert_eq!(*confirmation, Confirmation::KeyPress),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(app.overlay, Some(Overlay::Running(_))));
+
+    let mut app = confirming(None);
+    assert!(matches!(
+        &press(&mut app, KeyCode::Esc)[..],
+        [Effect::Cancelled(_)]
+    ));
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn a_destructive_plan_needs_the_alias_typed_and_a_paste_does_not_count() {
+    let mut app = confirming(Some("alias/payments-data"));
+    assert!(press(&mut app, KeyCode::Char('y')).is_empty());
+    app.update(Message::Input(Event::Paste("alias/payments-data".into())));
+    assert!(
+        press(&mut app, KeyCode::Enter).is_empty(),
+        "a paste confirmed"
+    );
+    let Some(Overlay::Confirm(confirm)) = &mut app.overlay else {
+        panic!("the dialog closed");
+    };
+    assert!(confirm.message.is_some());
+    confirm.typed.clear();
+    type_text(&mut app, "alias/payments-data");
+    match &press(&mut app, KeyCode::Enter)[..] {
+        [Effect::Run { confirmation, .. }] => assert_eq!(*confirmation, Confirmation::TypedName),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_finished_run_shows_its_steps_and_refreshes() {
+    let mut app = confirming(None);
+    press(&mut app, KeyCode::Char('y'));
+    let step = StepOutcome {
+        index: 0,
+        region: "us-east-1".into(),
+        operation: "RotateKeyOnDemand",
+        status: crate::action::StepStatus::Succeeded,
+        request_id: Some("req-42".into()),
+        created_key: None,
+        note: None,
+        error: None,
+    };
+    app.update(Message::StepDone(step.clone()));
+    assert!(press(&mut app, KeyCode::Esc).is_empty());
+    assert!(
+        matches!(app.overlay, Some(Overlay::Running(_))),
+        "a running plan stays"
+    );
+    app.update(Message::StepDone(step.clone()));
+    let effects = app.update(Message::ActionFinished {
+        outcome: Outcome { steps: vec![step] },
+        journal: Ok(7),
+    });
+    assert!(effects.iter().any(|e| matches!(e, Effect::Refresh(_))));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::LoadJournal { .. }))
+    );
+    press(&mut app, KeyCode::Enter);
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn read_only_mode_offers_no_action() {
+    let mut settings = fixture::settings();
+    settings.read_only = true;
+    let mut app = App::new(&settings, fixture::now());
+    app.update(Message::Region(fixture::snapshot("us-east-1")));
+    app.pane = Pane::Keys;
+    assert!(press(&mut app, KeyCode::Char('a')).is_empty());
+    assert!(app.overlay.is_none());
+    app.pane = Pane::Rotation;
+    press(&mut app, KeyCode::Char(' '));
+    assert!(app.marked.is_empty());
+    assert!(press(&mut app, KeyCode::Char('A')).is_empty());
+}
+
+#[test]
+fn due_keys_are_marked_and_approved_as_one_plan() {
+    let mut app = fixture::app();
+    app.pane = Pane::Rotation;
+    // The queue is sorted by days left: the overdue key first, then the three due soon.
+    let queue: Vec<String> = app
+        .rotation_queue()
+        .iter()
+        .filter_map(|r| crate::tui::keytable::key_of(&app.estate, r))
+        .map(|k| k.display_name().to_owned())
+        .collect();
+    assert_eq!(queue[0], "alias/customer-pii");
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.marked.len(), 2);
+    match &press(&mut app, KeyCode::Char('A'))[..] {
+        [Effect::BuildPlan(PlanRequest::Approve(items), _)] => {
+            assert_eq!(items.len(), 2);
+            assert!(items.iter().all(|(_, v)| v.status.is_due()));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_key_that_is_not_due_cannot_be_marked() {
+    let mut app = fixture::app();
+    app.pane = Pane::Rotation;
+    let ok = app
+        .rotation_queue()
+        .iter()
+        .position(|r| r.view.status == crate::rotation::RotationStatus::Ok)
+        .unwrap();
+    app.rotation_selected = ok;
+    press(&mut app, KeyCode::Char(' '));
+    assert!(app.marked.is_empty());
+}
+
+#[test]
+fn the_log_pane_redraws_on_log_events_only_when_open() {
+    let mut app = fixture::app();
+    app.dirty = false;
+    app.update(Message::Logged);
+    assert!(!app.dirty);
+    app.pane = Pane::Log;
+    app.update(Message::Logged);
+    assert!(app.dirty);
+}

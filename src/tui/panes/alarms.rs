@@ -46,12 +46,20 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
                 Span::raw(alarm.region.clone()),
                 Span::raw(alarm.name.clone()),
                 Span::styled(alarm.state.label(), theme.alarm(alarm.state)),
-                Span::raw(alarm.since.map_or_else(|| "-".into(), |at| age(at, app.now))),
+                Span::raw(
+                    alarm
+                        .since
+                        .map_or_else(|| "-".into(), |at| age(at, app.now)),
+                ),
                 Span::raw(alarm.reason.clone()),
             ])
             .style(style)
         })
-        .chain(errors.into_iter().map(|e| Row::new(vec![Span::styled(e, theme.bad())])));
+        .chain(
+            errors
+                .into_iter()
+                .map(|e| Row::new(vec![Span::styled(e, theme.bad())])),
+        );
     let widths = [
         Constraint::Length(14),
         Constraint::Length(22),

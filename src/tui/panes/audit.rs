@@ -21,12 +21,19 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
         super::message(lines, "Audit journal".into(), theme, area, frame);
         return;
     };
-    let [verdict, table] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+    let [verdict, table] =
+        Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
     let line = match &journal.verification {
-        None => Line::styled(format!("{}  (v verifies the chain)", journal.path), theme.dim()),
+        None => Line::styled(
+            format!("{}  (v verifies the chain)", journal.path),
+            theme.dim(),
+        ),
         Some(Verification::Intact { entries, head }) => Line::from(vec![
             Span::styled("chain INTACT ", theme.good()),
-            Span::raw(format!("{entries} entries, head {}", &head[..head.len().min(16)])),
+            Span::raw(format!(
+                "{entries} entries, head {}",
+                &head[..head.len().min(16)]
+            )),
         ]),
         Some(Verification::Broken { line, seq, reason }) => Line::from(vec![
             Span::styled("chain BROKEN ", theme.bad()),
@@ -38,7 +45,10 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     };
     frame.render_widget(line, verdict);
 
-    let title = format!("Audit journal: {} entries, newest first", journal.entries.len());
+    let title = format!(
+        "Audit journal: {} entries, newest first",
+        journal.entries.len()
+    );
     if journal.entries.is_empty() {
         super::message(
             vec!["Nothing has been journaled yet: no plan was run or cancelled.".into()],

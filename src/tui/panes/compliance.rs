@@ -99,32 +99,39 @@ fn render_violations(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     let wide = area.width >= 110;
     let height = table_rows(area);
     let offset = scroll_offset(app.compliance_selected, height, violations.len());
-    let rows = violations
-        .iter()
-        .enumerate()
-        .skip(offset)
-        .take(height)
-        .map(|(position, verdict)| {
-            let style = if position == app.compliance_selected {
-                theme.selected()
-            } else {
-                Style::new()
-            };
-            let overdue = verdict
-                .days_overdue
-                .map_or_else(|| "-".into(), |d| format!("{d}d"));
-            let mut cells = vec![
-                Span::raw(verdict.region.clone()),
-                Span::raw(verdict.name().to_owned()),
-                Span::styled(verdict.status.as_str(), theme.bad()),
-                Span::raw(overdue),
-                Span::raw(verdict.rule.as_ref().map_or("-", |r| r.name.as_str()).to_owned()),
-            ];
-            if wide {
-                cells.insert(3, Span::raw(date(verdict.last_rotated)));
-            }
-            Row::new(cells).style(style)
-        });
+    let rows =
+        violations
+            .iter()
+            .enumerate()
+            .skip(offset)
+            .take(height)
+            .map(|(position, verdict)| {
+                let style = if position == app.compliance_selected {
+                    theme.selected()
+                } else {
+                    Style::new()
+                };
+                let overdue = verdict
+                    .days_overdue
+                    .map_or_else(|| "-".into(), |d| format!("{d}d"));
+                let mut cells = vec![
+                    Span::raw(verdict.region.clone()),
+                    Span::raw(verdict.name().to_owned()),
+                    Span::styled(verdict.status.as_str(), theme.bad()),
+                    Span::raw(overdue),
+                    Span::raw(
+                        verdict
+                            .rule
+                            .as_ref()
+                            .map_or("-", |r| r.name.as_str())
+                            .to_owned(),
+                    ),
+                ];
+                if wide {
+                    cells.insert(3, Span::raw(date(verdict.last_rotated)));
+                }
+                Row::new(cells).style(style)
+            });
     let mut widths = vec![
         Constraint::Length(14),
         Constraint::Fill(1),
@@ -152,10 +159,17 @@ fn render_forecast(evaluation: &Evaluation, theme: Theme, area: Rect, frame: &mu
     let mut summary = Vec::new();
     let mut from = 0;
     for (horizon, keys) in forecast.buckets() {
-        summary.push(Span::styled(format!("{}-{horizon} days: ", from + 1), theme.dim()));
+        summary.push(Span::styled(
+            format!("{}-{horizon} days: ", from + 1),
+            theme.dim(),
+        ));
         summary.push(Span::styled(
             format!("{}   ", keys.len()),
-            if keys.is_empty() { Style::new() } else { theme.warn() },
+            if keys.is_empty() {
+                Style::new()
+            } else {
+                theme.warn()
+            },
         ));
         from = horizon;
     }

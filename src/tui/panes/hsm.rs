@@ -93,8 +93,15 @@ fn render_clusters(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
         Constraint::Length(6),
         Constraint::Fill(1),
     ];
-    let header =
-        Row::new(["REGION", "CLUSTER", "STATE", "HSMS", "KEEP", "LATEST BACKUP"]).style(theme.title());
+    let header = Row::new([
+        "REGION",
+        "CLUSTER",
+        "STATE",
+        "HSMS",
+        "KEEP",
+        "LATEST BACKUP",
+    ])
+    .style(theme.title());
     frame.render_widget(
         Table::new(rows, widths)
             .header(header)
@@ -118,7 +125,11 @@ fn render_tokens(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
                 Span::styled("Library ", theme.dim()),
                 Span::raw(format!(
                     "{} ({} {}, Cryptoki {}, library {})",
-                    lib.path, lib.manufacturer, lib.description, lib.cryptoki_version, lib.library_version
+                    lib.path,
+                    lib.manufacturer,
+                    lib.description,
+                    lib.cryptoki_version,
+                    lib.library_version
                 )),
             ]));
             for slot in &snapshot.slots {

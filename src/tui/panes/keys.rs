@@ -17,7 +17,8 @@ use crate::tui::view::date;
 
 pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     if app.keys.detail
-        && let (Some(key), Some(row)) = (app.keys.selected_key(&app.estate), app.keys.selected_row())
+        && let (Some(key), Some(row)) =
+            (app.keys.selected_key(&app.estate), app.keys.selected_row())
     {
         render_detail(app, key, &row.view, theme, area, frame);
         return;
@@ -92,7 +93,14 @@ fn render_table(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             Span::raw(mr),
             Span::raw(key.state.clone()),
             Span::styled(row.view.status.label(), theme.rotation(row.view.status)),
-            Span::styled(next, if key.errors.is_empty() { Style::new() } else { theme.bad() }),
+            Span::styled(
+                next,
+                if key.errors.is_empty() {
+                    Style::new()
+                } else {
+                    theme.bad()
+                },
+            ),
         ];
         if wide {
             cells.insert(2, Span::raw(key.key_spec.clone()));
@@ -263,7 +271,11 @@ fn render_detail(
             Span::raw(err.to_string()),
         ]));
     }
-    let hint = if app.read_only { "Esc back" } else { "Esc back, a actions" };
+    let hint = if app.read_only {
+        "Esc back"
+    } else {
+        "Esc back, a actions"
+    };
     let title = format!("{} in {}  ({hint})", key.display_name(), key.region);
     frame.render_widget(
         Paragraph::new(lines)

@@ -27,61 +27,68 @@ fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
         "REGION", "KEYS", "OK", "DUE", "OVERDUE", "OFF", "MANUAL", "HSM", "ALARM", "READ",
     ])
     .style(theme.title());
-    let rows = app.estate.iter().enumerate().map(|(position, (region, state))| {
-        let count = |status: RotationStatus| {
-            app.keys
-                .rows
-                .iter()
-                .filter(|r| r.region == position && r.view.status == status)
-                .count()
-        };
-        let keys = match (&state.keys.data, &state.keys.error) {
-            (Some(keys), _) => keys.len().to_string(),
-            (None, Some(_)) => "-".into(),
-            (None, None) => "…".into(),
-        };
-        let clusters = match (&state.clusters.data, &state.clusters.error) {
-            (_, Some(err)) => format!("ERR {}", err.code),
-            (Some(clusters), None) => {
-                let active = clusters.iter().filter(|c| c.state == "ACTIVE").count();
-                format!("{active}/{} up", clusters.len())
-            }
-            (None, None) => "…".into(),
-        };
-        let alarms = match (&state.alarms.data, &state.alarms.error) {
-            (_, Some(err)) => format!("ERR {}", err.code),
-            (Some(alarms), None) => {
-                let firing = alarms.iter().filter(|a| a.state == AlarmState::Alarm).count();
-                format!("{firing}/{}", alarms.len())
-            }
-            (None, None) => "…".into(),
-        };
-        let read = match (&state.keys.error, state.keys.fetched_at) {
-            _ if state.is_loading() => "loading".into(),
-            (Some(err), _) => format!("ERROR {}", err.code),
-            (None, Some(at)) => age(at, app.now),
-            (None, None) => "-".into(),
-        };
-        let overdue = count(RotationStatus::Overdue);
-        let style = if state.keys.error.is_some() || overdue > 0 {
-            theme.bad()
-        } else {
-            ratatui::style::Style::new()
-        };
-        Row::new([
-            region.to_owned(),
-            keys,
-            count(RotationStatus::Ok).to_string(),
-            count(RotationStatus::DueSoon).to_string(),
-            overdue.to_string(),
-            count(RotationStatus::Disabled).to_string(),
-            count(RotationStatus::NotRotatable).to_string(),
-            clusters,
-            alarms,
-            read,
-        ])
-        .style(style)
-    });
+    let rows = app
+        .estate
+        .iter()
+        .enumerate()
+        .map(|(position, (region, state))| {
+            let count = |status: RotationStatus| {
+                app.keys
+                    .rows
+                    .iter()
+                    .filter(|r| r.region == position && r.view.status == status)
+                    .count()
+            };
+            let keys = match (&state.keys.data, &state.keys.error) {
+                (Some(keys), _) => keys.len().to_string(),
+                (None, Some(_)) => "-".into(),
+                (None, None) => "…".into(),
+            };
+            let clusters = match (&state.clusters.data, &state.clusters.error) {
+                (_, Some(_)) => "ERROR".into(),
+                (Some(clusters), None) => {
+                    let active = clusters.iter().filter(|c| c.state == "ACTIVE").count();
+                    format!("{active}/{} up", clusters.len())
+                }
+                (None, None) => "…".into(),
+            };
+            let alarms = match (&state.alarms.data, &state.alarms.error) {
+                (_, Some(_)) => "ERROR".into(),
+                (Some(alarms), None) => {
+                    let firing = alarms
+                        .iter()
+                        .filter(|a| a.state == AlarmState::Alarm)
+                        .count();
+                    format!("{firing}/{}", alarms.len())
+                }
+                (None, None) => "…".into(),
+            };
+            let read = match (&state.keys.error, state.keys.fetched_at) {
+                _ if state.is_loading() => "loading".into(),
+                (Some(_), _) => "ERROR".into(),
+                (None, Some(at)) => age(at, app.now),
+                (None, None) => "-".into(),
+            };
+            let overdue = count(RotationStatus::Overdue);
+            let style = if state.keys.error.is_some() || overdue > 0 {
+                theme.bad()
+            } else {
+                ratatui::style::Style::new()
+            };
+            Row::new([
+                region.to_owned(),
+                keys,
+                count(RotationStatus::Ok).to_string(),
+                count(RotationStatus::DueSoon).to_string(),
+                overdue.to_string(),
+                count(RotationStatus::Disabled).to_string(),
+                count(RotationStatus::NotRotatable).to_string(),
+                clusters,
+                alarms,
+                read,
+            ])
+            .style(style)
+        });
     let widths = [
         Constraint::Length(14),
         Constraint::Length(5),
@@ -106,13 +113,31 @@ fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
 fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     let mut lines: Vec<Line> = Vec::new();
     for (region, state) in app.estate.iter() {
+        let code = |e: &Option<crate::estate::SourceError>| e.as_ref().map(|e| e.code.clone());
+        if let Some(err) = &state.keys.error
+            && code(&state.clusters.error).as_ref() == Some(&err.code)
+            && code(&state.alarms.error).as_ref() == Some(&err.code)
+        {
+            let last = state.keys.fetched_at.map_or_else(
+                || "no data yet".into(),
+                |at| format!("last good data {}", age(at, app.now)),
+            );
+            lines.push(Line::from(vec![
+                Span::styled(format!("{region} NOT READ "), theme.bad()),
+                Span::raw(format!("{}: {} ({last})", err.code, err.message)),
+            ]));
+            continue;
+        }
         for (what, err, at) in [
             ("keys", &state.keys.error, state.keys.fetched_at),
             ("CloudHSM", &state.clusters.error, state.clusters.fetched_at),
             ("alarms", &state.alarms.error, state.alarms.fetched_at),
         ] {
             if let Some(err) = err {
-                let last = at.map_or_else(|| "no data yet".into(), |at| format!("last good data {}", age(at, app.now)));
+                let last = at.map_or_else(
+                    || "no data yet".into(),
+                    |at| format!("last good data {}", age(at, app.now)),
+                );
                 lines.push(Line::from(vec![
                     Span::styled(format!("{region} {what} NOT READ "), theme.bad()),
                     Span::raw(format!("{}: {} ({last})", err.code, err.message)),
@@ -124,13 +149,23 @@ fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
         .keys
         .rows
         .iter()
-        .filter(|r| matches!(r.view.status, RotationStatus::Overdue | RotationStatus::DueSoon))
+        .filter(|r| {
+            matches!(
+                r.view.status,
+                RotationStatus::Overdue | RotationStatus::DueSoon
+            )
+        })
         .collect();
     urgent.sort_by_key(|r| r.view.days_left);
     for row in urgent {
-        let Some(key) = key_of(&app.estate, row) else { continue };
+        let Some(key) = key_of(&app.estate, row) else {
+            continue;
+        };
         lines.push(Line::from(vec![
-            Span::styled(format!("{:<9}", row.view.status.label()), theme.rotation(row.view.status)),
+            Span::styled(
+                format!("{:<9}", row.view.status.label()),
+                theme.rotation(row.view.status),
+            ),
             Span::raw(format!(
                 "{} in {}: {}",
                 key.display_name(),
@@ -142,7 +177,10 @@ fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     for alarm in app.estate.alarms().filter(|a| a.state == AlarmState::Alarm) {
         lines.push(Line::from(vec![
             Span::styled("ALARM    ", theme.bad()),
-            Span::raw(format!("{} in {}: {}", alarm.name, alarm.region, alarm.reason)),
+            Span::raw(format!(
+                "{} in {}: {}",
+                alarm.name, alarm.region, alarm.reason
+            )),
         ]));
     }
     if lines.is_empty() {
@@ -157,7 +195,9 @@ fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
         ));
     }
     frame.render_widget(
-        Paragraph::new(lines).block(block("Needs attention".into(), theme)),
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(block("Needs attention".into(), theme)),
         area,
     );
 }

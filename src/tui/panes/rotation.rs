@@ -19,7 +19,10 @@ const BAR_CELLS: usize = 10;
 pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     let queue = app.rotation_queue();
     let title = if app.read_only {
-        format!("Rotation: {} keys with a countdown, most urgent first", queue.len())
+        format!(
+            "Rotation: {} keys with a countdown, most urgent first",
+            queue.len()
+        )
     } else {
         format!(
             "Rotation: {} with a countdown; {} marked (Space marks a due key, A approves)",
@@ -48,7 +51,11 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
         .filter_map(|(position, row)| {
             let key = key_of(&app.estate, row)?;
             let view = &row.view;
-            let mark = if app.marked.contains(&key.arn) { "[x]" } else { "[ ]" };
+            let mark = if app.marked.contains(&key.arn) {
+                "[x]"
+            } else {
+                "[ ]"
+            };
             let style = if position == app.rotation_selected {
                 theme.selected()
             } else {
@@ -60,7 +67,10 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
                 Span::raw(key.display_name().to_owned()),
                 Span::styled(view.status.label(), theme.rotation(view.status)),
                 Span::styled(view.countdown(), theme.rotation(view.status)),
-                Span::styled(bar(view.days_left, view.period_days), theme.rotation(view.status)),
+                Span::styled(
+                    bar(view.days_left, view.period_days),
+                    theme.rotation(view.status),
+                ),
             ];
             if wide {
                 cells.insert(4, Span::raw(date(view.last_rotated.or(key.created))));

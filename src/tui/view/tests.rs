@@ -1,0 +1,153 @@
+//! Screen snapshots of every pane and overlay at the smallest supported size and at a large
+//! one, drawn from the fixture estate with the clock fixed.
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::render;
+use crate::tui::app::{App, Message, Pane};
+use crate::tui::fixture;
+use crate::tui::theme::Theme;
+
+fn screen(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| render(app, Theme { color: false }, frame))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..height {
+        let line: String = (0..width)
+            .map(|x| buffer[(x, y)].symbol().to_owned())
+            .collect();
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+fn press(app: &mut App, code: KeyCode) {
+    app.update(Message::Input(Event::Key(KeyEvent::new(
+        code,
+        KeyModifiers::NONE,
+    ))));
+}
+
+fn on(pane: Pane) -> App {
+    let mut app = fixture::app();
+    app.pane = pane;
+    app
+}
+
+macro_rules! pane_snapshots {
+    ($($name:ident => $pane:expr),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let app = on($pane);
+                insta::assert_snapshot!(concat!(stringify!($name), "_80x24"), screen(&app, 80, 24));
+                insta::assert_snapshot!(concat!(stringify!($name), "_160x48"), screen(&app, 160, 48));
+            }
+        )*
+    };
+}
+
+pane_snapshots! {
+    overview => Pane::Overview,
+    keys => Pane::Keys,
+    rotation => Pane::Rotation,
+    compliance => Pane::Compliance,
+    hsm => Pane::Hsm,
+    alarms => Pane::Alarms,
+    audit => Pane::Audit,
+}
+
+#[test]
+fn key_detail() {
+    let mut app = on(Pane::Keys);
+    app.keys.filter = "settlements-data".into();
+    app.keys.refilter(&app.estate);
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("key_detail_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("key_detail_160x48", screen(&app, 160, 48));
+}
+
+#[test]
+fn help_overlay_lists_every_key_of_the_pane() {
+    let mut app = on(Pane::Keys);
+    press(&mut app, KeyCode::Char('?'));
+    let text = screen(&app, 80, 24);
+    insta::assert_snapshot!("help_keys_80x24", text);
+}
+
+#[test]
+fn action_menu_and_plan() {
+    let mut app = on(Pane::Keys);
+    app.keys.filter = "payments-data".into();
+    app.keys.refilter(&app.estate);
+    press(&mut app, KeyCode::Char('a'));
+    insta::assert_snapshot!("action_menu_80x24", screen(&app, 80, 24));
+}
+
+#[test]
+fn a_failing_region_shows_its_error_and_the_age_of_its_data() {
+    let mut app = fixture::app();
+    app.now = fixture::now() + chrono::Duration::minutes(7);
+    let mut failed = fixture::snapshot("eu-west-1");
+    failed.fetched_at = app.now;
+    let err = crate::estate::SourceError {
+        operation: "ListKeys".into(),
+        code: "ConnectionFailed".into(),
+        message: "connection refused".into(),
+        request_id: None,
+    };
+    failed.keys = Err(err.clone());
+    failed.clusters = Err(err.clone());
+    failed.alarms = Err(err);
+    app.update(Message::Region(failed));
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("ConnectionFailed"), "{text}");
+    assert!(
+        text.contains("7m ago"),
+        "the age of the last good data:\n{text}"
+    );
+    // The failed region's last good keys are still listed.
+    assert!(text.contains("alias/customer-pii"), "{text}");
+    insta::assert_snapshot!("failing_region_80x24", text);
+}
+
+#[test]
+fn a_terminal_below_80x24_gets_a_message() {
+    let app = fixture::app();
+    let text = screen(&app, 60, 20);
+    assert!(text.contains("too small"), "{text}");
+    assert!(text.contains("60x20"), "{text}");
+}
+
+#[test]
+fn read_only_mode_shows_no_action_anywhere() {
+    let mut settings = fixture::settings();
+    settings.read_only = true;
+    let mut app = App::new(&settings, fixture::now());
+    for region in fixture::REGIONS {
+        app.update(Message::Region(fixture::snapshot(region)));
+    }
+    for pane in Pane::ALL {
+        app.pane = pane;
+        let text = screen(&app, 160, 48);
+        assert!(
+            !text.contains("actions"),
+            "{pane:?} offers actions:\n{text}"
+        );
+        assert!(
+            !text.contains("approve"),
+            "{pane:?} offers approvals:\n{text}"
+        );
+    }
+    app.pane = Pane::Keys;
+    press(&mut app, KeyCode::Char('?'));
+    let help = screen(&app, 160, 48);
+    assert!(help.contains("Read-only mode"), "{help}");
+    assert!(!help.contains("actions on the selected key"), "{help}");
+}
