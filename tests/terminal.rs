@@ -16,9 +16,15 @@ fn closed_endpoint() -> String {
 
 fn start(cols: u16, rows: u16) -> Terminal {
     let endpoint = closed_endpoint();
-    let config = tempfile::NamedTempFile::new().unwrap();
     Terminal::spawn(
-        &["--config", config.path().to_str().unwrap(), "--endpoint-url", &endpoint, "--region", "us-east-1,eu-west-1"],
+        &[
+            "--config",
+            "/dev/null",
+            "--endpoint-url",
+            &endpoint,
+            "--region",
+            "us-east-1,eu-west-1",
+        ],
         &[
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing"),
@@ -34,7 +40,9 @@ fn start(cols: u16, rows: u16) -> Terminal {
 fn failing_regions_show_their_error_and_q_restores_the_terminal() {
     let mut term = start(80, 24);
     term.wait_for_text("us-east-1");
-    term.wait_for("a connection error for the regions", |s| s.contains("ConnectionFailed"));
+    term.wait_for("a connection error for the regions", |s| {
+        s.contains("ConnectionFailed")
+    });
 
     term.send(b"?");
     term.wait_for("the help overlay", |s| s.to_lowercase().contains("quit"));
@@ -42,7 +50,10 @@ fn failing_regions_show_their_error_and_q_restores_the_terminal() {
 
     term.send(b"q");
     assert_eq!(term.wait_exit(), 0);
-    assert!(term.screen_restored(), "alternate screen or hidden cursor left behind");
+    assert!(
+        term.screen_restored(),
+        "alternate screen or hidden cursor left behind"
+    );
     assert!(term.is_cooked(), "raw mode left behind");
 }
 
@@ -52,7 +63,9 @@ fn pasted_text_never_runs_commands() {
     term.wait_for_text("us-east-1");
     term.paste("q");
     term.send(b"?");
-    term.wait_for("the help overlay after the paste", |s| s.to_lowercase().contains("quit"));
+    term.wait_for("the help overlay after the paste", |s| {
+        s.to_lowercase().contains("quit")
+    });
     term.send(b"\x1b");
     term.send(b"\x03");
     assert_eq!(term.wait_exit(), 0);
@@ -64,7 +77,9 @@ fn a_terminal_smaller_than_80x24_is_told_so() {
     let mut term = start(60, 20);
     term.wait_for("the too-small message", |s| s.contains("too small"));
     term.resize(80, 24);
-    term.wait_for("the console after growing", |s| s.contains("us-east-1") && !s.contains("too small"));
+    term.wait_for("the console after growing", |s| {
+        s.contains("us-east-1") && !s.contains("too small")
+    });
     term.send(b"q");
     assert_eq!(term.wait_exit(), 0);
 }
@@ -74,8 +89,11 @@ fn hangup_ends_the_process_and_restores_the_terminal() {
     let mut term = start(80, 24);
     term.wait_for_text("us-east-1");
     let pid = term.process_id().expect("keyward's pid") as i32;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGHUP)
-        .expect("send SIGHUP");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("send SIGHUP");
     term.wait_exit();
     assert!(term.screen_restored());
 }
