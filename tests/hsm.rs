@@ -1,89 +1,24 @@
-//! The PKCS#11 layer against a real SoftHSM2, each scenario with a token directory of its own.
-//!
-//! SoftHSM2 reads SOFTHSM2_CONF once per process, at C_Initialize, and keyward keeps one
-//! context per process; so each scenario runs in a child process of this test binary (the same
-//! test, selected with `--exact`) whose environment points at its throwaway directory. The
-//! parent checks that the child really ran the test and passed.
+//! The PKCS#11 layer against a real SoftHSM2, each scenario with a token directory of its own,
+//! in a child process of its own (see `support/softhsm.rs`).
+
+#[allow(dead_code)]
+#[path = "support/softhsm.rs"]
+mod softhsm;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use keyward::estate::{Fetched, HsmSnapshot, SlotView};
 use keyward::hsm::{self, HsmError, Role, TokenRef};
-use secrecy::SecretString;
-use tempfile::TempDir;
-
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-/// Set in a child's environment to the test it must run; its absence marks the parent.
-const SCENARIO_ENV: &str = "KEYWARD_HSM_TEST_SCENARIO";
-/// Which phase of a multi-process scenario the child runs.
-const PHASE_ENV: &str = "KEYWARD_HSM_TEST_PHASE";
+use softhsm::{
+    MODULE, child_directory, child_phase, module, pin, run_child, run_command, token_directory,
+};
 
 const SO_PIN: &str = "so-pin-8431";
 const USER_PIN: &str = "user-pin-2290";
 const WRONG_PIN: &str = "not-the-pin-7";
-
-fn module() -> PathBuf {
-    let module = PathBuf::from(MODULE);
-    assert!(
-        module.exists(),
-        "SoftHSM2 is not installed ({MODULE} is missing): run scripts/install-deps"
-    );
-    module
-}
-
-fn pin(text: &str) -> SecretString {
-    SecretString::from(text)
-}
-
-/// The phase this process must run for `test`, or `None` in the parent.
-fn child_phase(test: &str) -> Option<String> {
-    let scenario = std::env::var(SCENARIO_ENV).ok()?;
-    assert_eq!(scenario, test, "a child ran a test it was not started for");
-    Some(std::env::var(PHASE_ENV).unwrap_or_default())
-}
-
-/// Runs `test`'s `phase` in a child of this binary with SOFTHSM2_CONF set to `conf`, and
-/// returns the child's standard output once it passed.
-fn run_child(test: &str, phase: &str, conf: &Path) -> String {
-    let exe = std::env::current_exe().expect("test binary path");
-    let mut command = Command::new(exe);
-    command.args([test, "--exact", "--nocapture", "--test-threads=1"]);
-    run_command(command, test, phase, conf)
-}
-
-fn run_command(mut command: Command, test: &str, phase: &str, conf: &Path) -> String {
-    let output = command
-        .env(SCENARIO_ENV, test)
-        .env(PHASE_ENV, phase)
-        .env("SOFTHSM2_CONF", conf)
-        .output()
-        .expect("start the child test process");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("test result: ok. 1 passed"),
-        "child {test}/{phase} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
-    );
-    stdout
-}
-
-/// A throwaway SoftHSM2 directory with its configuration written by keyward.
-fn token_directory() -> (TempDir, PathBuf) {
-    module();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let conf = hsm::softhsm::write_config(dir.path()).expect("write softhsm2.conf");
-    (dir, conf)
-}
-
-/// The directory the child's SOFTHSM2_CONF lives in.
-fn child_directory() -> PathBuf {
-    let conf = std::env::var_os("SOFTHSM2_CONF").expect("SOFTHSM2_CONF set by the parent");
-    Path::new(&conf).parent().expect("conf dir").to_path_buf()
-}
 
 fn snapshot(module: &Path) -> Fetched<HsmSnapshot> {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
@@ -458,4 +393,86 @@ fn a_label_the_token_cannot_hold_is_refused_up_front() {
     .expect_err("label too long");
     assert!(matches!(err, HsmError::InvalidLabel { .. }), "{err:?}");
     assert!(err.to_string().contains("32 bytes"), "{err}");
+}
+
+#[test]
+fn objects_list_with_trust_attributes_and_the_kcv_of_a_known_key() {
+    const TEST: &str = "objects_list_with_trust_attributes_and_the_kcv_of_a_known_key";
+    if child_phase(TEST).is_none() {
+        let (_dir, conf) = token_directory();
+        run_child(TEST, "", &conf);
+        return;
+    }
+    use cryptoki::object::{Attribute, KeyType, ObjectClass};
+    use keyward::estate::KcvMethod;
+
+    // AES-256 key 00 01 .. 1f: AES-ECB of a zero block under it starts f2 90 00, a value
+    // published for this test key and computed outside keyward and cryptoki.
+    const KNOWN_KCV: &str = "f29000";
+    let module = module();
+    let view = hsm::init_token(&module, "kcv test", &pin(SO_PIN), &pin(USER_PIN)).expect("init");
+    let token = TokenRef::from(&view);
+    let session = hsm::login(&module, &token, Role::User, &pin(USER_PIN)).expect("login");
+    let known: Vec<u8> = (0u8..32).collect();
+    for (label, encrypt) in [("known-ecb", true), ("known-no-encrypt", false)] {
+        session
+            .create_object(&[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::Value(known.clone()),
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Encrypt(encrypt),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(vec![if encrypt { 1 } else { 2 }]),
+            ])
+            .expect("import the known key");
+    }
+
+    let objects = hsm::list_objects(&session).expect("list");
+    assert_eq!(objects.len(), 2, "{objects:#?}");
+    let object = |label: &str| {
+        objects
+            .iter()
+            .find(|o| o.label == label)
+            .unwrap_or_else(|| panic!("no object {label}: {objects:#?}"))
+    };
+    let ecb = object("known-ecb");
+    assert_eq!(ecb.class, "secret key");
+    assert_eq!(ecb.key_type.as_deref(), Some("AES"));
+    assert_eq!(ecb.size_bits, Some(256));
+    assert_eq!(ecb.id, "01");
+    assert_eq!(
+        (ecb.token, ecb.private, ecb.sensitive, ecb.extractable),
+        (Some(true), Some(true), Some(true), Some(false))
+    );
+    // Imported, not generated: never-extractable and local are false.
+    assert_eq!(
+        (ecb.never_extractable, ecb.local),
+        (Some(false), Some(false))
+    );
+    let kcv = ecb.kcv.as_ref().expect("a secret key has a KCV");
+    assert_eq!(kcv.value.as_deref(), Some(KNOWN_KCV), "{kcv:?}");
+    assert_eq!(kcv.method, KcvMethod::AesEcbZeroBlock);
+
+    // A key that may not encrypt falls back to CKA_CHECK_VALUE, and says why.
+    let fallback = object("known-no-encrypt").kcv.as_ref().expect("KCV");
+    assert_eq!(fallback.value.as_deref(), Some(KNOWN_KCV), "{fallback:?}");
+    assert_eq!(fallback.method, KcvMethod::CheckValueAttribute);
+    assert!(
+        fallback
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("CKA_ENCRYPT false")),
+        "{fallback:?}"
+    );
+    drop(session);
+
+    // The pane's call logs in, lists and logs out again; a wrong PIN is named.
+    let listed = hsm::list_token_objects(&module, &token, &pin(USER_PIN)).expect("list");
+    assert_eq!(listed, objects);
+    let err = hsm::list_token_objects(&module, &token, &pin(WRONG_PIN)).expect_err("wrong");
+    assert!(matches!(err, HsmError::WrongPin { .. }), "{err:?}");
 }

@@ -34,10 +34,12 @@
 
 mod pins;
 pub mod plan;
+mod preflight;
 pub mod record;
 pub mod script;
 mod steps;
 pub mod transcript;
+mod verify;
 
 use std::path::{Path, PathBuf};
 

@@ -1,22 +1,20 @@
 //! Each ceremony step against the module: what it does, in words, and the PKCS#11 calls.
 //! Blocking; every step opens its own session and closes it, so no login outlives a step.
 
-use std::path::Path;
-
-use cryptoki::context::{Function, Pkcs11};
+use cryptoki::context::Function;
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, AttributeInfo, AttributeType, KeyType, ObjectClass};
+use cryptoki::object::{Attribute, KeyType, ObjectClass};
 use cryptoki::session::Session;
 
 use super::pins::PinSlot;
 use super::plan::{KeySpec, KeyUsage, ROOT_KEY_BYTES, Step, TokenChoice};
-use super::record::{Check, GeneratedKey, StepDetail, VerifiedKey};
-use super::{Ceremony, CeremonyError, StepPins};
-use crate::estate::{KcvMethod, Pkcs11Library};
-use crate::hsm::objects::{find_secret_keys, key_check_value, object_view};
+use super::record::{GeneratedKey, StepDetail};
+use super::{Ceremony, CeremonyError, StepPins, preflight, verify};
+use crate::estate::ObjectView;
+use crate::hsm::objects::{find_secret_keys, object_view};
 use crate::hsm::{
-    HsmError, Role, TokenRef, change_pin, context, find_free_slot, find_token, init_blank_token,
-    init_user_pin, login, token_view,
+    HsmError, Role, TokenRef, change_pin, context, find_token, init_blank_token, init_user_pin,
+    login, token_view,
 };
 
 /// The step's name, as records and prompts show it.
@@ -98,7 +96,7 @@ pub(super) fn run(
     let pin = |slot| pins.get(slot).expect("checked before the step ran");
     match step {
         Step::Prepare => {
-            let (detail, token) = prepare(&module, ceremony)?;
+            let (detail, token) = preflight::prepare(&module, ceremony)?;
             ceremony.token = token;
             Ok(detail)
         }
@@ -136,7 +134,7 @@ pub(super) fn run(
             let pkcs11 = context(&module)?;
             let (_, info) = find_token(&pkcs11, &token)?;
             let session = login(&module, &token, Role::User, pin(PinSlot::User))?;
-            let keys = verify(&session, ceremony)?;
+            let keys = verify::verify(&session, ceremony)?;
             close(session)?;
             let failures: Vec<String> = keys
                 .iter()
@@ -177,132 +175,12 @@ fn close(session: Session) -> Result<(), HsmError> {
         .map_err(|err| HsmError::from_call(Function::CloseSession, err))
 }
 
-/// Step 1: the module's functions, and the token the ceremony will use.
-fn prepare(
-    module: &Path,
-    ceremony: &Ceremony,
-) -> Result<(StepDetail, Option<TokenRef>), CeremonyError> {
-    let pkcs11 = context(module)?;
-    let info = pkcs11
-        .get_library_info()
-        .map_err(|err| HsmError::from_call(Function::GetInfo, err))?;
-    let library = Pkcs11Library {
-        path: module.display().to_string(),
-        description: info.library_description().to_string(),
-        manufacturer: info.manufacturer_id().to_string(),
-        cryptoki_version: info.cryptoki_version().to_string(),
-        library_version: info.library_version().to_string(),
-    };
-
-    let needed = ceremony.plan.functions();
-    let cloudhsm = is_cloudhsm(module, &library);
-    let missing = missing_functions(&needed, |f| pkcs11.is_fn_supported(f), cloudhsm);
-    if !missing.is_empty() {
-        return Err(CeremonyError::Unsupported {
-            module: module.to_path_buf(),
-            missing,
-            cloudhsm,
-        });
-    }
-    let functions_checked = needed
-        .iter()
-        .map(|f| crate::hsm::function_name(*f))
-        .collect();
-
-    let (token, chosen) = match &ceremony.plan.token {
-        TokenChoice::Blank { label } => {
-            refuse_taken_label(&pkcs11, label)?;
-            let (_, blank) = find_free_slot(&pkcs11)?;
-            (token_view(&blank), None)
-        }
-        TokenChoice::Existing {
-            token,
-            set_user_pin,
-        } => {
-            let (_, info) = find_token(&pkcs11, token)?;
-            if !info.token_initialized() {
-                return Err(HsmError::TokenNotInitialized {
-                    token: token.clone(),
-                }
-                .into());
-            }
-            if !set_user_pin && !info.user_pin_initialized() {
-                return Err(HsmError::UserPinNotInitialized {
-                    function: Function::Login,
-                    source: None,
-                }
-                .into());
-            }
-            (token_view(&info), Some(token.clone()))
-        }
-    };
-    let detail = StepDetail::Prepared {
-        library,
-        token,
-        functions_checked,
-    };
-    Ok((detail, chosen))
-}
-
-/// The functions of `needed` the module lacks. CloudHSM's library answers C_InitToken,
-/// C_InitPIN and C_SetPIN with CKR_FUNCTION_NOT_SUPPORTED though its list has entries for
-/// them, so for it they count as missing whatever the list says.
-pub(super) fn missing_functions(
-    needed: &[Function],
-    supported: impl Fn(Function) -> bool,
-    cloudhsm: bool,
-) -> Vec<Function> {
-    needed
-        .iter()
-        .copied()
-        .filter(|f| {
-            let administrative = matches!(
-                f,
-                Function::InitToken | Function::InitPIN | Function::SetPIN
-            );
-            !supported(*f) || (cloudhsm && administrative)
-        })
-        .collect()
-}
-
-/// Whether the module is AWS CloudHSM's PKCS#11 library, by its file name or its library info
-/// (its HSMs were made by Cavium, later Marvell).
-pub(super) fn is_cloudhsm(module: &Path, library: &Pkcs11Library) -> bool {
-    let file = module
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    let info = format!("{} {}", library.description, library.manufacturer).to_ascii_lowercase();
-    file.contains("cloudhsm")
-        || ["cloudhsm", "cavium", "marvell"]
-            .iter()
-            .any(|n| info.contains(n))
-}
-
-fn refuse_taken_label(pkcs11: &Pkcs11, label: &str) -> Result<(), CeremonyError> {
-    let slots = pkcs11
-        .get_slots_with_token()
-        .map_err(|err| HsmError::from_call(Function::GetSlotList, err))?;
-    for slot in slots {
-        if let Ok(info) = pkcs11.get_token_info(slot)
-            && info.token_initialized()
-            && info.label() == label
-        {
-            return Err(CeremonyError::LabelTaken {
-                label: label.to_string(),
-                serial: info.serial_number().to_string(),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Generates one AES-256 root key and returns it as the token lists it.
 fn generate(
     session: &Session,
     token: &TokenRef,
     spec: &KeySpec,
-) -> Result<crate::estate::ObjectView, CeremonyError> {
+) -> Result<ObjectView, CeremonyError> {
     if !find_secret_keys(session, &spec.label, &spec.id)?.is_empty() {
         return Err(CeremonyError::KeyExists {
             token: token.clone(),
@@ -338,133 +216,4 @@ fn generate(
         "root key generated"
     );
     Ok(view)
-}
-
-/// Finds each planned key and checks it is what the ceremony asked for.
-fn verify(session: &Session, ceremony: &Ceremony) -> Result<Vec<VerifiedKey>, CeremonyError> {
-    let mut verified = Vec::new();
-    for spec in &ceremony.plan.keys {
-        let handles = find_secret_keys(session, &spec.label, &spec.id)?;
-        let [handle] = handles[..] else {
-            return Err(CeremonyError::VerificationFailed {
-                failures: vec![format!(
-                    "key {:?} (id {}): expected exactly one secret key with this label or id, \
-                     found {}",
-                    spec.label,
-                    hex::encode(&spec.id),
-                    handles.len()
-                )],
-            });
-        };
-        let key = object_view(session, handle)?;
-        let mut checks = vec![
-            Check::value("label", &spec.label, Some(&key.label)),
-            Check::value("id", &hex::encode(&spec.id), Some(&key.id)),
-            Check::value("key type", "AES", key.key_type.as_deref()),
-            Check::value(
-                "size",
-                &(ROOT_KEY_BYTES * 8).to_string(),
-                key.size_bits.map(|b| b.to_string()).as_deref(),
-            ),
-            Check::flag("token", true, key.token),
-            Check::flag("private", true, key.private),
-            Check::flag("sensitive", true, key.sensitive),
-            Check::flag("always sensitive", true, key.always_sensitive),
-            Check::flag("extractable", false, key.extractable),
-            Check::flag("never extractable", true, key.never_extractable),
-            Check::flag("local", true, key.local),
-        ];
-
-        // The key material itself must be unreadable.
-        let value = session
-            .get_attribute_info(handle, &[AttributeType::Value])
-            .map_err(|err| HsmError::from_call(Function::GetAttributeValue, err))?;
-        let readable = matches!(value.first(), Some(AttributeInfo::Available(_)));
-        checks.push(Check {
-            name: "CKA_VALUE readable".into(),
-            expected: "false".into(),
-            found: readable.to_string(),
-            passed: !readable,
-        });
-
-        // The KCV now against the one shown when the key was generated.
-        let kcv = key.kcv.as_ref().and_then(|k| k.value.clone());
-        let generated = ceremony.keys.iter().find(|k| k.label == spec.label);
-        if let Some(generated) = generated {
-            checks.push(Check::value(
-                "KCV as generated",
-                generated.kcv.as_deref().unwrap_or("none"),
-                Some(kcv.as_deref().unwrap_or("none")),
-            ));
-        }
-        // Where ECB produced it, the token's own check value must agree.
-        if key.kcv.as_ref().map(|k| k.method) == Some(KcvMethod::AesEcbZeroBlock) {
-            let attribute = key_check_value(session, handle, None, None);
-            if let Some(token_kcv) = attribute.value {
-                checks.push(Check::value(
-                    "CKA_CHECK_VALUE agrees",
-                    kcv.as_deref().unwrap_or("none"),
-                    Some(&token_kcv),
-                ));
-            }
-        }
-        verified.push(VerifiedKey { key, checks });
-    }
-    Ok(verified)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn library(description: &str, manufacturer: &str) -> Pkcs11Library {
-        Pkcs11Library {
-            path: String::new(),
-            description: description.into(),
-            manufacturer: manufacturer.into(),
-            cryptoki_version: "2.40".into(),
-            library_version: "1.0".into(),
-        }
-    }
-
-    #[test]
-    fn cloudhsm_is_recognised_by_file_name_or_library_info() {
-        let softhsm = library("Implementation of PKCS11", "SoftHSM");
-        assert!(!is_cloudhsm(
-            Path::new("/usr/lib/softhsm/libsofthsm2.so"),
-            &softhsm
-        ));
-        assert!(is_cloudhsm(
-            Path::new("/opt/cloudhsm/lib/libcloudhsm_pkcs11.so"),
-            &softhsm
-        ));
-        assert!(is_cloudhsm(
-            Path::new("/opt/vendor/libpkcs11.so"),
-            &library("AWS CloudHSM PKCS#11", "Amazon")
-        ));
-    }
-
-    #[test]
-    fn cloudhsm_lacks_the_administrative_functions_whatever_its_list_says() {
-        let needed = [Function::InitToken, Function::Login, Function::SetPIN];
-        let names = |functions: Vec<Function>| -> Vec<String> {
-            functions
-                .into_iter()
-                .map(crate::hsm::function_name)
-                .collect()
-        };
-        assert!(missing_functions(&needed, |_| true, false).is_empty());
-        assert_eq!(
-            names(missing_functions(&needed, |_| true, true)),
-            ["C_InitToken", "C_SetPIN"]
-        );
-        assert_eq!(
-            names(missing_functions(
-                &needed,
-                |f| !matches!(f, Function::Login),
-                false
-            )),
-            ["C_Login"]
-        );
-    }
 }
