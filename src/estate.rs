@@ -230,6 +230,17 @@ pub struct RegionSnapshot {
     pub alarms: Fetched<Vec<Alarm>>,
 }
 
+/// A region's snapshot with how often AWS throttled the fetch that made it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionFetch {
+    #[serde(flatten)]
+    pub snapshot: RegionSnapshot,
+    /// Attempts during the fetch that the region answered with a throttling error; each was
+    /// retried with backoff, or failed with its error after the last attempt. Zero when AWS
+    /// never pushed back.
+    pub throttled: u32,
+}
+
 /// A source's data as the console holds it between refreshes: the last good data, when it
 /// was fetched, and the error of the latest attempt if that attempt failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -264,6 +275,11 @@ impl<T> Feed<T> {
             Err(err) => self.error = Some(err),
         }
     }
+
+    /// How old the last good data is at `now`; `None` before the first success.
+    pub fn age(&self, now: DateTime<Utc>) -> Option<chrono::TimeDelta> {
+        self.fetched_at.map(|at| now - at)
+    }
 }
 
 /// The console's picture of one region, across refreshes.
@@ -274,6 +290,10 @@ pub struct RegionState {
     pub alarms: Feed<Vec<Alarm>>,
     /// When the latest refresh of this region finished, successful or not.
     pub attempted_at: Option<DateTime<Utc>>,
+    /// Throttled attempts in the latest refresh (see [`RegionFetch::throttled`]).
+    pub throttled: u32,
+    /// When a refresh last met throttling, so the console can show throttled periods.
+    pub last_throttled_at: Option<DateTime<Utc>>,
 }
 
 impl RegionState {
@@ -283,6 +303,16 @@ impl RegionState {
         self.clusters.absorb(snapshot.clusters, at);
         self.alarms.absorb(snapshot.alarms, at);
         self.attempted_at = Some(at);
+    }
+
+    /// Folds in a fetch like [`absorb`](Self::absorb), and notes whether AWS throttled it.
+    pub fn absorb_fetch(&mut self, fetch: RegionFetch) {
+        let at = fetch.snapshot.fetched_at;
+        self.absorb(fetch.snapshot);
+        self.throttled = fetch.throttled;
+        if fetch.throttled > 0 {
+            self.last_throttled_at = Some(at);
+        }
     }
 
     pub fn set_loading(&mut self) {

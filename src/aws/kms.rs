@@ -79,18 +79,20 @@ pub async fn fetch_key(clients: &RegionClients, key_id: &str) -> Fetched<Key> {
 
 async fn list_key_ids(clients: &RegionClients) -> Fetched<Vec<String>> {
     let _permit = clients.permit().await;
-    let entries: Vec<_> = clients
+    let pages = clients
         .kms
         .list_keys()
         .into_paginator()
         .page_size(clients.page_size)
-        .items()
-        .send()
-        .try_collect()
+        .send();
+    // Through `pages`, so every page pays the region's budget.
+    let pages = clients
+        .pages(pages)
         .await
         .map_err(|e| classify("ListKeys", e))?;
-    Ok(entries
+    Ok(pages
         .into_iter()
+        .flat_map(|p| p.keys.unwrap_or_default())
         .filter_map(|entry| entry.key_id)
         .collect())
 }
