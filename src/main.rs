@@ -32,6 +32,18 @@ fn main() -> ExitCode {
         },
         _ => None,
     };
+    // A rehearsal sets SOFTHSM2_CONF too, under the same single-thread rule.
+    let rehearsal = match &cli.command {
+        // SAFETY: no runtime or other thread exists yet.
+        Some(Command::Hsm(command)) => match unsafe { keyward::hsm::command::prepare(command) } {
+            Ok(rehearsal) => rehearsal,
+            Err(err) => {
+                eprintln!("keyward: {err:#}");
+                return ExitCode::from(EXIT_ERROR);
+            }
+        },
+        _ => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -42,7 +54,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let code = match runtime.block_on(run(cli, sandbox)) {
+    let code = match runtime.block_on(run(cli, sandbox, rehearsal)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("keyward: {err:#}");
@@ -55,7 +67,11 @@ fn main() -> ExitCode {
     code
 }
 
-async fn run(cli: Cli, sandbox: Option<keyward::sandbox::Prepared>) -> anyhow::Result<ExitCode> {
+async fn run(
+    cli: Cli,
+    sandbox: Option<keyward::sandbox::Prepared>,
+    rehearsal: Option<keyward::hsm::command::Rehearsal>,
+) -> anyhow::Result<ExitCode> {
     let settings = config::load(cli.global.config.as_deref(), &cli.global.overrides())?;
     match cli.command {
         None => {
@@ -96,6 +112,11 @@ async fn run(cli: Cli, sandbox: Option<keyward::sandbox::Prepared>) -> anyhow::R
             keyward::logging::init_stderr();
             let journal = journal(cli.global.audit_log)?;
             keyward::policy::command::rotate_due(&settings, args.dry_run, args.yes, &journal).await
+        }
+        Some(Command::Hsm(command)) => {
+            keyward::logging::init_stderr();
+            let journal = journal(cli.global.audit_log)?;
+            keyward::hsm::command::run(settings, command, journal, rehearsal).await
         }
         Some(Command::Audit(command)) => {
             let journal = journal(cli.global.audit_log)?;
