@@ -293,12 +293,11 @@ impl Ceremony {
             finished: Utc::now(),
             outcome,
         };
+        let (ceremony, title) = (&self.plan.name, &record.title);
         match &result {
-            Ok(_) => {
-                tracing::info!(ceremony = %self.plan.name, step = %record.title, "ceremony step succeeded")
-            }
+            Ok(_) => tracing::info!(%ceremony, step = %title, "ceremony step succeeded"),
             Err(err) => {
-                tracing::error!(ceremony = %self.plan.name, step = %record.title, error = %err, "ceremony step failed")
+                tracing::error!(%ceremony, step = %title, error = %err, "ceremony step failed")
             }
         }
         self.records.push(record.clone());
@@ -355,3 +354,6 @@ fn unsupported_message(module: &Path, missing: &[Function], cloudhsm: bool) -> S
     }
     message
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::plan::{ScriptSource, Step};
+use super::plan::{ScriptSource, Step, TokenChoice};
 use super::record::{GeneratedKey, StepDetail, StepOutcome, StepRecord};
 use super::{Ceremony, CeremonyState};
 use crate::audit::{AuditError, Entry, Journal, Operator, Record, RecordKind};
@@ -109,7 +109,11 @@ impl Transcript {
             recorded_by: Operator::local(),
             module: ceremony.module().display().to_string(),
             library,
-            token: ceremony.token().cloned(),
+            // An existing token is known from the plan even before step 1 found it.
+            token: ceremony.token().cloned().or_else(|| match &plan_of.token {
+                TokenChoice::Existing { token, .. } => Some(token.clone()),
+                TokenChoice::Blank { .. } => None,
+            }),
             script: plan_of.script.clone(),
             started: ceremony.started(),
             finished: ceremony
@@ -170,7 +174,7 @@ impl Transcript {
         let token = self
             .token
             .as_ref()
-            .map_or_else(|| "no token".to_string(), |t| format!("token {t}"));
+            .map_or_else(|| "no token yet".to_string(), |t| format!("token {t}"));
         let verdict = match self.outcome {
             TranscriptOutcome::Completed => "completed".to_string(),
             TranscriptOutcome::InProgress => "in progress".to_string(),
