@@ -6,7 +6,7 @@
 //! applies. Either way the provider is wrapped so that a failure says which source failed.
 
 use std::error::Error as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::provider_config::ProviderConfig;
@@ -63,19 +63,62 @@ fn nothing_found(settings: &AwsSettings) -> &'static str {
 pub(crate) fn profile_provider(
     settings: &AwsSettings,
     region: Option<&str>,
-) -> Option<ProfileFileCredentialsProvider> {
+) -> Option<SharedCredentialsProvider> {
     if settings.static_credentials.is_some() {
         return None;
     }
-    let profile = settings.profile.as_ref()?;
+    let profile = settings.profile.clone()?;
     let provider_config =
         ProviderConfig::default().with_region(region.map(|r| Region::new(r.to_owned())));
-    Some(
-        ProfileFileCredentialsProvider::builder()
-            .configure(&provider_config)
-            .profile_name(profile)
-            .build(),
-    )
+    Some(rebuilt_after_failure(move || {
+        SharedCredentialsProvider::new(
+            ProfileFileCredentialsProvider::builder()
+                .configure(&provider_config)
+                .profile_name(&profile)
+                .build(),
+        )
+    }))
+}
+
+/// A provider made afresh after every failure. The SDK's profile provider reads the profile
+/// files once and repeats its first error ever after; rebuilt, it reads them again, so a
+/// profile fixed while keyward runs is picked up on the next refresh.
+fn rebuilt_after_failure(
+    build: impl Fn() -> SharedCredentialsProvider + Send + Sync + 'static,
+) -> SharedCredentialsProvider {
+    SharedCredentialsProvider::new(Rebuilt {
+        current: Mutex::new(build()),
+        build: Box::new(build),
+    })
+}
+
+struct Rebuilt {
+    build: Box<dyn Fn() -> SharedCredentialsProvider + Send + Sync>,
+    current: Mutex<SharedCredentialsProvider>,
+}
+
+impl std::fmt::Debug for Rebuilt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rebuilt")
+            .field("current", &self.current)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProvideCredentials for Rebuilt {
+    fn provide_credentials<'a>(&'a self) -> CredentialsFuture<'a>
+    where
+        Self: 'a,
+    {
+        let current = self.current.lock().expect("never poisoned").clone();
+        CredentialsFuture::new(async move {
+            let result = current.provide_credentials().await;
+            if result.is_err() {
+                *self.current.lock().expect("never poisoned") = (self.build)();
+            }
+            result
+        })
+    }
 }
 
 /// Wraps `inner` so its failures name `source`.
@@ -127,5 +170,90 @@ impl ProvideCredentials for NamedSource {
                 }
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use aws_credential_types::Credentials;
+
+    use super::*;
+
+    /// Repeats one answer forever, as the SDK's profile provider repeats its first error.
+    #[derive(Debug)]
+    struct Stuck {
+        ok: bool,
+    }
+
+    impl ProvideCredentials for Stuck {
+        fn provide_credentials<'a>(&'a self) -> CredentialsFuture<'a>
+        where
+            Self: 'a,
+        {
+            CredentialsFuture::ready(if self.ok {
+                Ok(Credentials::new("AKID", "secret", None, None, "test"))
+            } else {
+                Err(CredentialsError::not_loaded(
+                    "profile `ops` was not defined",
+                ))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_provider_is_rebuilt_so_a_fixed_profile_is_picked_up() {
+        // The profile is missing when keyward starts and is fixed after the first refresh.
+        let builds = Arc::new(AtomicU32::new(0));
+        let counted = builds.clone();
+        let provider = rebuilt_after_failure(move || {
+            let n = counted.fetch_add(1, Ordering::Relaxed);
+            SharedCredentialsProvider::new(Stuck { ok: n > 0 })
+        });
+
+        assert!(provider.provide_credentials().await.is_err());
+        let credentials = provider.provide_credentials().await.unwrap();
+        assert_eq!(credentials.access_key_id(), "AKID");
+        // A provider that answers is kept.
+        assert!(provider.provide_credentials().await.is_ok());
+        assert_eq!(builds.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn failures_name_the_source_and_say_what_was_missing() {
+        #[derive(Debug)]
+        struct Nothing;
+        impl ProvideCredentials for Nothing {
+            fn provide_credentials<'a>(&'a self) -> CredentialsFuture<'a>
+            where
+                Self: 'a,
+            {
+                CredentialsFuture::ready(Err(CredentialsError::not_loaded_no_source()))
+            }
+        }
+        let settings = AwsSettings {
+            profile: Some("ops".into()),
+            ..AwsSettings::default()
+        };
+        let provider = named(
+            SharedCredentialsProvider::new(Nothing),
+            describe_source(&settings),
+            &settings,
+        );
+        let err = provider.provide_credentials().await.unwrap_err();
+        let named = err
+            .source()
+            .and_then(|s| s.downcast_ref::<CredentialsUnavailable>())
+            .expect("the named failure is the source");
+        assert!(
+            named
+                .origin
+                .starts_with("profile `ops` from the shared AWS config files (")
+        );
+        assert_eq!(
+            named.cause,
+            "the profile is not defined there, or holds no credentials"
+        );
     }
 }
