@@ -12,7 +12,7 @@ mod command;
 pub mod crypto;
 pub mod report;
 
-pub use command::command;
+pub use command::{command, record};
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -22,6 +22,10 @@ use serde::Serialize;
 
 use crate::aws::Clients;
 use crate::estate::{Key, KeyManager, MultiRegionRole, RegionSnapshot};
+
+/// How old a backup copied out of a lost region may be, unless the operator says otherwise
+/// (`keyward drill --backup-max-age-days`).
+pub const BACKUP_MAX_AGE_DAYS: u32 = 7;
 
 /// What the drill covers.
 #[derive(Debug, Clone, Default)]

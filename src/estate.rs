@@ -241,6 +241,16 @@ pub struct RegionFetch {
     pub throttled: u32,
 }
 
+impl From<RegionSnapshot> for RegionFetch {
+    /// A fetch that AWS never throttled.
+    fn from(snapshot: RegionSnapshot) -> Self {
+        RegionFetch {
+            snapshot,
+            throttled: 0,
+        }
+    }
+}
+
 /// A source's data as the console holds it between refreshes: the last good data, when it
 /// was fetched, and the error of the latest attempt if that attempt failed.
 #[derive(Debug, Clone, PartialEq)]

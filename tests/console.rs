@@ -178,3 +178,39 @@ fn a_rotation_is_cancelled_then_confirmed_and_seen_in_the_detail_and_the_journal
         String::from_utf8_lossy(&verify.stdout)
     );
 }
+
+#[test]
+fn a_drill_losing_a_region_shows_on_one_screen_what_survives() {
+    let estate = seeded();
+    let mut term = console(&estate);
+    term.wait_for("every region read", |s| {
+        plan::REGIONS.iter().all(|r| s.contains(r)) && !s.contains("loading")
+    });
+    term.send(b"d");
+    term.wait_for_text("lose eu-west-1");
+    // The choices are: no region, then the regions in order.
+    term.send(b"jj\r");
+    let screen = term.wait_for("the verdict", |s| s.contains("verdict "));
+    assert!(screen.contains("DR DRILL  losing eu-west-1"), "{screen}");
+    assert!(
+        screen.contains("Drill: what losing eu-west-1 would mean"),
+        "{screen}"
+    );
+    // moto truncates the key id inside multi-region ciphertexts, so no replica can decrypt a
+    // data key made under its primary: against moto the drill must fail exactly there.
+    assert!(screen.contains("verdict FAILED"), "{screen}");
+    assert!(
+        screen.contains("FAIL round_trip alias/settlements-data"),
+        "the multi-region round trip is what fails:\n{screen}"
+    );
+    term.send(b"d");
+    term.wait_for("drill mode ended", |s| !s.contains("DR DRILL"));
+    term.send(b"q");
+    assert_eq!(term.wait_exit(), 0);
+
+    let journal = std::fs::read_to_string(estate.journal.path().join("audit.jsonl")).unwrap();
+    assert!(
+        journal.contains("DR drill losing eu-west-1: FAILED"),
+        "{journal}"
+    );
+}

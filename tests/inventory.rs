@@ -22,13 +22,27 @@ async fn seed_kinds(clients: &keyward::aws::Clients) {
     let kms = &clients.region("us-east-1").unwrap().kms;
     let eu = &clients.region("eu-west-1").unwrap().kms;
     let alias = |name: &'static str, key: String| async move {
-        kms.create_alias().alias_name(name).target_key_id(key).send().await.unwrap();
+        kms.create_alias()
+            .alias_name(name)
+            .target_key_id(key)
+            .send()
+            .await
+            .unwrap();
     };
     let create = || kms.create_key().description("test key");
 
     let rotating = create().send().await.unwrap().key_metadata.unwrap().key_id;
-    kms.enable_key_rotation().key_id(&rotating).rotation_period_in_days(90).send().await.unwrap();
-    kms.rotate_key_on_demand().key_id(&rotating).send().await.unwrap();
+    kms.enable_key_rotation()
+        .key_id(&rotating)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .unwrap();
+    kms.rotate_key_on_demand()
+        .key_id(&rotating)
+        .send()
+        .await
+        .unwrap();
     alias("alias/rotating", rotating).await;
 
     let off = create().send().await.unwrap().key_metadata.unwrap().key_id;
@@ -58,19 +72,45 @@ async fn seed_kinds(clients: &keyward::aws::Clients) {
     alias("alias/disabled", disabled).await;
 
     let doomed = create().send().await.unwrap().key_metadata.unwrap().key_id;
-    kms.schedule_key_deletion().key_id(&doomed).pending_window_in_days(7).send().await.unwrap();
+    kms.schedule_key_deletion()
+        .key_id(&doomed)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
     alias("alias/doomed", doomed).await;
 
-    let mrk = create().multi_region(true).send().await.unwrap().key_metadata.unwrap().key_id;
+    let mrk = create()
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     kms.enable_key_rotation().key_id(&mrk).send().await.unwrap();
-    kms.replicate_key().key_id(&mrk).replica_region("eu-west-1").send().await.unwrap();
+    kms.replicate_key()
+        .key_id(&mrk)
+        .replica_region("eu-west-1")
+        .send()
+        .await
+        .unwrap();
     alias("alias/dr-master", mrk.clone()).await;
     // AWS does not replicate aliases; some emulators copy them. Either way the replica needs one.
-    let _ = eu.create_alias().alias_name("alias/dr-master").target_key_id(&mrk).send().await;
+    let _ = eu
+        .create_alias()
+        .alias_name("alias/dr-master")
+        .target_key_id(&mrk)
+        .send()
+        .await;
 
     // Referring to an AWS managed alias makes the emulator create that key, as AWS does on
     // first use by a service.
-    kms.describe_key().key_id("alias/aws/ebs").send().await.unwrap();
+    kms.describe_key()
+        .key_id("alias/aws/ebs")
+        .send()
+        .await
+        .unwrap();
 }
 
 fn key<'a>(doc: &'a Value, region: &str, alias: &str) -> &'a Value {
@@ -78,7 +118,9 @@ fn key<'a>(doc: &'a Value, region: &str, alias: &str) -> &'a Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|k| k["region"] == region && k["aliases"].as_array().unwrap().iter().any(|a| a == alias))
+        .find(|k| {
+            k["region"] == region && k["aliases"].as_array().unwrap().iter().any(|a| a == alias)
+        })
         .unwrap_or_else(|| panic!("no key {alias} in {region}"))
 }
 
@@ -93,7 +135,12 @@ async fn every_key_kind_is_classified_through_the_binary() {
         .envs(estate::binary_env(&settings))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
 
     let status = |region: &str, alias: &str| key(&doc, region, alias)["rotation"]["status"].clone();
@@ -123,7 +170,12 @@ async fn every_key_kind_is_classified_through_the_binary() {
 
     let doomed = key(&doc, "us-east-1", "alias/doomed");
     assert!(doomed["deletion_date"].is_string());
-    assert!(doomed["rotation"]["detail"].as_str().unwrap().contains("pending deletion"));
+    assert!(
+        doomed["rotation"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("pending deletion")
+    );
 
     let primary = key(&doc, "us-east-1", "alias/dr-master");
     let replica = key(&doc, "eu-west-1", "alias/dr-master");
@@ -145,16 +197,33 @@ async fn rotation_history_is_followed_across_pages() {
     settings.aws.page_size = 2;
     let clients = estate::clients(&settings).await;
     let kms = &clients.region("us-east-1").unwrap().kms;
-    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let key = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     for _ in 0..5 {
-        kms.rotate_key_on_demand().key_id(&key).send().await.unwrap();
+        kms.rotate_key_on_demand()
+            .key_id(&key)
+            .send()
+            .await
+            .unwrap();
     }
 
     let snapshots = fetch_all(&clients).await;
     let keys = snapshots[0].keys.as_ref().unwrap();
     let found = keys.iter().find(|k| k.key_id == key).unwrap();
     assert_eq!(found.rotation.history.len(), 5, "{:?}", found.errors);
-    assert!(found.rotation.history.windows(2).all(|w| w[0].date <= w[1].date));
+    assert!(
+        found
+            .rotation
+            .history
+            .windows(2)
+            .all(|w| w[0].date <= w[1].date)
+    );
     assert_eq!(found.rotation.on_demand_used(), 5);
 }
 
@@ -165,16 +234,34 @@ async fn a_region_on_a_closed_port_fails_alone() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    settings.aws.region_endpoints.insert("eu-west-1".into(), closed_url.clone());
+    settings
+        .aws
+        .region_endpoints
+        .insert("eu-west-1".into(), closed_url.clone());
     settings.aws.max_attempts = 1;
     let clients = estate::clients(&settings).await;
-    clients.region("us-east-1").unwrap().kms.create_key().send().await.unwrap();
+    clients
+        .region("us-east-1")
+        .unwrap()
+        .kms
+        .create_key()
+        .send()
+        .await
+        .unwrap();
 
     let snapshots = fetch_all(&clients).await;
     let inventory = Inventory::build(&snapshots, &settings.rotation, chrono::Utc::now());
     assert!(!inventory.complete());
-    let us = inventory.regions.iter().find(|r| r.region == "us-east-1").unwrap();
-    let eu = inventory.regions.iter().find(|r| r.region == "eu-west-1").unwrap();
+    let us = inventory
+        .regions
+        .iter()
+        .find(|r| r.region == "us-east-1")
+        .unwrap();
+    let eu = inventory
+        .regions
+        .iter()
+        .find(|r| r.region == "eu-west-1")
+        .unwrap();
     assert!(us.error.is_none());
     assert_eq!(us.key_count, 1);
     let err = eu.error.as_ref().expect("eu-west-1 must fail");
@@ -195,9 +282,18 @@ async fn a_region_on_a_closed_port_fails_alone() {
         .env("KEYWARD_CONFIG", config.path())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(doc["keys"].as_array().unwrap().len(), 1);
     let regions = doc["regions"].as_array().unwrap();
-    assert!(regions.iter().any(|r| r["region"] == "eu-west-1" && r["error"]["code"] == "ConnectionFailed"));
+    assert!(
+        regions
+            .iter()
+            .any(|r| r["region"] == "eu-west-1" && r["error"]["code"] == "ConnectionFailed")
+    );
 }

@@ -32,10 +32,10 @@ where
             SdkError::ServiceError(service) => {
                 let inner = service.err();
                 let code = inner.code().unwrap_or("UnknownServiceError").to_owned();
+                // The SDK's text for a message-less error is its debug dump; say it plainly.
                 let message = inner
                     .message()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| chain(inner));
+                    .map_or_else(|| "the service gave no message".to_owned(), str::to_owned);
                 (code, message)
             }
             SdkError::TimeoutError(_) => ("Timeout".to_owned(), chain(&err)),

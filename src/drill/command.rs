@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use serde_json::json;
 
-use super::{Options, run};
-use crate::audit::{Journal, Operator, Record, RecordKind};
+use super::{Options, Report, run};
+use crate::audit::{AuditError, Entry, Journal, Operator, Record, RecordKind};
 use crate::aws::Clients;
 use crate::cli::DrillArgs;
 use crate::config::Settings;
@@ -41,22 +41,7 @@ pub async fn command(
         None => report.write(args.format, &mut std::io::stdout().lock())?,
     }
 
-    let failed = report.checks.iter().filter(|c| !c.passed).count();
-    let record = Record {
-        kind: RecordKind::Drill,
-        summary: format!(
-            "DR drill{}: {} ({} checks, {failed} failed)",
-            report
-                .lost_region
-                .as_deref()
-                .map_or_else(String::new, |r| format!(" losing {r}")),
-            if report.passed { "passed" } else { "FAILED" },
-            report.checks.len()
-        ),
-        operator: Operator::local(),
-        details: json!({ "report": report }),
-    };
-    match journal.append(&record, chrono::Utc::now()) {
+    match record(journal, &Operator::local(), &report) {
         Ok(entry) => eprintln!(
             "journaled as entry {} in {}",
             entry.seq,
@@ -72,4 +57,28 @@ pub async fn command(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Writes the drill and its verdict to the journal, flushed before this returns.
+pub fn record(
+    journal: &Journal,
+    operator: &Operator,
+    report: &Report,
+) -> Result<Entry, AuditError> {
+    let failed = report.checks.iter().filter(|c| !c.passed).count();
+    let record = Record {
+        kind: RecordKind::Drill,
+        summary: format!(
+            "DR drill{}: {} ({} checks, {failed} failed)",
+            report
+                .lost_region
+                .as_deref()
+                .map_or_else(String::new, |r| format!(" losing {r}")),
+            if report.passed { "passed" } else { "FAILED" },
+            report.checks.len()
+        ),
+        operator: operator.clone(),
+        details: json!({ "report": report }),
+    };
+    journal.append(&record, chrono::Utc::now())
 }

@@ -8,15 +8,16 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
+use crossterm::event::Event;
 
-use super::dialog::{ActionMenu, Confirm, Overlay, Running};
-use super::keymap::{Command, command_for};
+use super::dialog::{ActionMenu, Confirm, Overlay};
 use super::keytable::{KeyTable, step};
 use crate::action::{Confirmation, Context, Outcome, Plan, StepOutcome};
 use crate::audit::{Entry, Verification};
 use crate::config::{RotationPolicy, Settings};
-use crate::estate::{Estate, Feed, Fetched, HsmSnapshot, Key, RegionSnapshot, SourceError};
+use crate::estate::{
+    Estate, Feed, Fetched, HsmSnapshot, Key, RegionFetch, RegionSnapshot, SourceError,
+};
 use crate::policy::{Evaluation, Policy, Verdict};
 
 /// The panes, in tab order.
@@ -81,8 +82,8 @@ pub struct JournalView {
 #[derive(Debug)]
 pub enum Message {
     Input(Event),
-    /// A region's refresh finished, well or not.
-    Region(RegionSnapshot),
+    /// A region's refresh finished, well or not, with how often AWS throttled it.
+    Region(RegionFetch),
     /// The PKCS#11 module was listed.
     Hsm(Fetched<HsmSnapshot>, DateTime<Utc>),
     /// The refresh interval elapsed.
@@ -108,6 +109,11 @@ pub enum Message {
         key: Fetched<Key>,
     },
     Journal(Result<JournalView, String>),
+    /// The drill reached its verdict; `journal` is the entry it was recorded as.
+    DrillFinished {
+        report: Box<crate::drill::Report>,
+        journal: Result<u64, String>,
+    },
     /// Hangup, terminate, or the input stream ended: leave now.
     Shutdown,
 }
@@ -122,6 +128,14 @@ pub enum PlanRequest {
     },
     /// The rotation approvals: each key with its verdict, as one batch.
     Approve(Vec<(Key, Verdict)>),
+    /// A new multi-region key with its alias and automatic rotation, replicated into every
+    /// other watched region.
+    NewMultiRegionKey {
+        alias: String,
+        primary: String,
+        replicas: Vec<String>,
+        period_days: u32,
+    },
 }
 
 /// I/O the app wants done.
@@ -140,6 +154,17 @@ pub enum Effect {
     LoadJournal {
         verify: bool,
     },
+    /// Run a disaster-recovery drill and journal its verdict.
+    Drill(crate::drill::Options),
+}
+
+/// A disaster-recovery drill the console is in.
+#[derive(Debug)]
+pub struct DrillView {
+    pub lose: Option<String>,
+    pub started: DateTime<Utc>,
+    /// The verdict, once reached, and the journal entry it was recorded as.
+    pub finished: Option<(crate::drill::Report, Result<u64, String>)>,
 }
 
 /// The whole console state.
@@ -168,6 +193,8 @@ pub struct App {
     /// Keys marked for a rotation approval, by ARN.
     pub marked: BTreeSet<String>,
     pub overlay: Option<Overlay>,
+    /// Set while the console is in drill mode.
+    pub drill: Option<DrillView>,
     /// Frame counter for the loading spinner.
     pub spinner: usize,
     pub quit: bool,
@@ -176,7 +203,7 @@ pub struct App {
 }
 
 /// Rows a page key moves.
-const PAGE_ROWS: isize = 10;
+pub(super) const PAGE_ROWS: isize = 10;
 
 impl App {
     pub fn new(settings: &Settings, now: DateTime<Utc>) -> App {
@@ -206,6 +233,7 @@ impl App {
             audit_selected: 0,
             marked: BTreeSet::new(),
             overlay: None,
+            drill: None,
             spinner: 0,
             quit: false,
             dirty: true,
@@ -224,6 +252,7 @@ impl App {
         self.estate.iter().any(|(_, s)| s.is_loading())
             || self.hsm.loading
             || matches!(self.overlay, Some(Overlay::Planning(_)))
+            || self.drill.as_ref().is_some_and(|d| d.finished.is_none())
             || matches!(&self.overlay, Some(Overlay::Running(r)) if r.finished.is_none())
     }
 
@@ -239,9 +268,9 @@ impl App {
     pub fn update(&mut self, message: Message) -> Vec<Effect> {
         match message {
             Message::Input(event) => self.on_input(event),
-            Message::Region(snapshot) => {
-                if let Some(state) = self.estate.regions.get_mut(&snapshot.region) {
-                    state.absorb(snapshot);
+            Message::Region(fetch) => {
+                if let Some(state) = self.estate.regions.get_mut(&fetch.snapshot.region) {
+                    state.absorb_fetch(fetch);
                 }
                 self.rebuild();
                 self.dirty = true;
@@ -324,6 +353,13 @@ impl App {
                 self.dirty = true;
                 Vec::new()
             }
+            Message::DrillFinished { report, journal } => {
+                if let Some(drill) = &mut self.drill {
+                    drill.finished = Some((*report, journal));
+                }
+                self.dirty = true;
+                vec![Effect::LoadJournal { verify: false }]
+            }
             Message::Shutdown => {
                 self.quit = true;
                 Vec::new()
@@ -389,7 +425,7 @@ impl App {
     }
 
     /// Refresh effects for every region not already refreshing, and the PKCS#11 module.
-    fn refresh_all(&mut self) -> Vec<Effect> {
+    pub(super) fn refresh_all(&mut self) -> Vec<Effect> {
         let mut regions = Vec::new();
         for region in &self.regions {
             if let Some(state) = self.estate.regions.get_mut(region)
@@ -410,104 +446,7 @@ impl App {
         effects
     }
 
-    fn on_input(&mut self, event: Event) -> Vec<Effect> {
-        match event {
-            Event::Key(key) if key.kind == KeyEventKind::Press => {
-                self.dirty = true;
-                self.on_key(key)
-            }
-            Event::Resize(..) => {
-                self.dirty = true;
-                Vec::new()
-            }
-            // Pasted text is text, never commands: it may only land in the filter being typed.
-            Event::Paste(text) => {
-                if self.overlay.is_none() && self.keys.editing_filter {
-                    self.keys
-                        .filter
-                        .extend(text.chars().filter(|c| !c.is_control()));
-                    self.keys.refilter(&self.estate);
-                    self.dirty = true;
-                }
-                Vec::new()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        if let Some(overlay) = self.overlay.take() {
-            return self.on_overlay_key(overlay, key);
-        }
-        if self.pane == Pane::Keys && self.keys.editing_filter {
-            self.on_filter_key(key);
-            return Vec::new();
-        }
-        let Some(command) = command_for(key, self.pane, self.read_only) else {
-            return Vec::new();
-        };
-        self.on_command(command)
-    }
-
-    fn on_filter_key(&mut self, key: KeyEvent) {
-        match key.code {
-            KeyCode::Esc => {
-                self.keys.filter.clear();
-                self.keys.editing_filter = false;
-            }
-            KeyCode::Enter => self.keys.editing_filter = false,
-            KeyCode::Backspace => {
-                self.keys.filter.pop();
-            }
-            KeyCode::Char(c)
-                if !key
-                    .modifiers
-                    .contains(crossterm::event::KeyModifiers::CONTROL) =>
-            {
-                self.keys.filter.push(c)
-            }
-            KeyCode::Char('c') => self.quit = true,
-            _ => return,
-        }
-        self.keys.selected = 0;
-        self.keys.refilter(&self.estate);
-    }
-
-    fn on_command(&mut self, command: Command) -> Vec<Effect> {
-        match command {
-            Command::Quit => self.quit = true,
-            Command::Help => self.overlay = Some(Overlay::Help),
-            Command::NextPane => return self.show(self.pane.offset(1)),
-            Command::PreviousPane => return self.show(self.pane.offset(-1)),
-            Command::ShowPane(pane) => return self.show(pane),
-            Command::Refresh => return self.refresh_all(),
-            Command::SelectPrevious => self.move_selection(-1),
-            Command::SelectNext => self.move_selection(1),
-            Command::PageUp => self.move_selection(-PAGE_ROWS),
-            Command::PageDown => self.move_selection(PAGE_ROWS),
-            Command::SelectFirst => self.move_selection(isize::MIN / 2),
-            Command::SelectLast => self.move_selection(isize::MAX / 2),
-            Command::Open => self.open_detail(),
-            Command::Back => self.keys.detail = false,
-            Command::Filter => {
-                self.keys.detail = false;
-                self.keys.editing_filter = true;
-            }
-            Command::CycleSort => {
-                self.keys.sort = self.keys.sort.next();
-                self.keys.refilter(&self.estate);
-            }
-            Command::Actions => self.open_actions(),
-            Command::Mark => self.toggle_mark(),
-            Command::Approve => return self.approve(),
-            Command::Verify => {
-                return vec![Effect::LoadJournal { verify: true }];
-            }
-        }
-        Vec::new()
-    }
-
-    fn show(&mut self, pane: Pane) -> Vec<Effect> {
+    pub(super) fn show(&mut self, pane: Pane) -> Vec<Effect> {
         let arrived = self.pane != pane;
         self.pane = pane;
         self.keys.detail = false;
@@ -531,7 +470,7 @@ impl App {
         }
     }
 
-    fn move_selection(&mut self, delta: isize) {
+    pub(super) fn move_selection(&mut self, delta: isize) {
         let len = self.list_len();
         let selected = match self.pane {
             Pane::Keys => &mut self.keys.selected,
@@ -584,7 +523,7 @@ impl App {
         }
     }
 
-    fn open_detail(&mut self) {
+    pub(super) fn open_detail(&mut self) {
         let Some(arn) = self.selected_key().map(|k| k.arn.clone()) else {
             return;
         };
@@ -598,7 +537,59 @@ impl App {
         self.keys.detail = true;
     }
 
-    fn open_actions(&mut self) {
+    /// Starts drill mode by asking which region to imagine lost, or leaves it once the
+    /// verdict is in.
+    pub(super) fn toggle_drill(&mut self) {
+        match &self.drill {
+            Some(drill) if drill.finished.is_some() => self.drill = None,
+            Some(_) => {}
+            None => {
+                let mut choices = vec![None];
+                choices.extend(self.regions.iter().cloned().map(Some));
+                self.overlay = Some(Overlay::DrillSetup {
+                    choices,
+                    selected: 0,
+                });
+            }
+        }
+    }
+
+    pub(super) fn start_drill(&mut self, lose: Option<String>) -> Vec<Effect> {
+        self.drill = Some(DrillView {
+            lose: lose.clone(),
+            started: self.now,
+            finished: None,
+        });
+        self.pane = Pane::Overview;
+        vec![Effect::Drill(crate::drill::Options {
+            lose,
+            keys: Vec::new(),
+            required_regions: self.regions.clone(),
+            backup_max_age_days: crate::drill::BACKUP_MAX_AGE_DAYS,
+        })]
+    }
+
+    pub(super) fn open_new_key_form(&mut self) {
+        if !self.read_only {
+            self.overlay = Some(Overlay::NewKey {
+                alias: "alias/".into(),
+                message: None,
+            });
+        }
+    }
+
+    /// The plan request for a new multi-region key: primary in the first watched region,
+    /// replicas in the others, rotating at the policy's period.
+    pub(super) fn new_key_request(&self, alias: String) -> PlanRequest {
+        PlanRequest::NewMultiRegionKey {
+            alias,
+            primary: self.regions.first().cloned().unwrap_or_default(),
+            replicas: self.regions.iter().skip(1).cloned().collect(),
+            period_days: self.rotation_policy.period_days,
+        }
+    }
+
+    pub(super) fn open_actions(&mut self) {
         if self.read_only {
             return;
         }
@@ -609,7 +600,7 @@ impl App {
         self.overlay = Some(Overlay::Menu(menu));
     }
 
-    fn toggle_mark(&mut self) {
+    pub(super) fn toggle_mark(&mut self) {
         let Some(key) = self.selected_key() else {
             return;
         };
@@ -625,7 +616,7 @@ impl App {
         self.move_selection(1);
     }
 
-    fn approve(&mut self) -> Vec<Effect> {
+    pub(super) fn approve(&mut self) -> Vec<Effect> {
         let mut arns: Vec<String> = self.marked.iter().cloned().collect();
         if arns.is_empty()
             && let Some(key) = self.selected_key()
@@ -655,95 +646,8 @@ impl App {
             self.context(),
         )]
     }
-
-    fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent) -> Vec<Effect> {
-        let ctrl_c = key.code == KeyCode::Char('c')
-            && key
-                .modifiers
-                .contains(crossterm::event::KeyModifiers::CONTROL);
-        match overlay {
-            Overlay::Help | Overlay::Notice { .. } => {
-                if ctrl_c || key.code == KeyCode::Char('q') {
-                    self.quit = true;
-                }
-                Vec::new()
-            }
-            Overlay::Menu(mut menu) => {
-                if key.code == KeyCode::Esc || ctrl_c {
-                    return Vec::new();
-                }
-                match menu.on_key(key) {
-                    Ok(Some(request)) => {
-                        let Some(target) = self.estate.keys().find(|k| k.arn == menu.arn) else {
-                            return Vec::new();
-                        };
-                        let target = Box::new(target.clone());
-                        self.overlay = Some(Overlay::Planning(format!(
-                            "Planning: {} for {}",
-                            request.label(),
-                            target.display_name()
-                        )));
-                        vec![Effect::BuildPlan(
-                            PlanRequest::Key {
-                                key: target,
-                                request,
-                            },
-                            self.context(),
-                        )]
-                    }
-                    Ok(None) => {
-                        self.overlay = Some(Overlay::Menu(menu));
-                        Vec::new()
-                    }
-                    Err(reason) => {
-                        menu.message = Some(reason);
-                        self.overlay = Some(Overlay::Menu(menu));
-                        Vec::new()
-                    }
-                }
-            }
-            // Planning cannot be interrupted half-way, but Esc leaves it; the plan is dropped.
-            Overlay::Planning(title) => {
-                if key.code != KeyCode::Esc && !ctrl_c {
-                    self.overlay = Some(Overlay::Planning(title));
-                }
-                Vec::new()
-            }
-            Overlay::Confirm(mut confirm) => {
-                if key.code == KeyCode::Esc || ctrl_c {
-                    return vec![Effect::Cancelled(Box::new(confirm.plan))];
-                }
-                match confirm.on_key(key) {
-                    Some(Some(confirmation)) => {
-                        let plan = confirm.plan.clone();
-                        self.overlay = Some(Overlay::Running(Running::new(confirm.plan)));
-                        vec![Effect::Run {
-                            plan: Box::new(plan),
-                            confirmation,
-                        }]
-                    }
-                    Some(None) => vec![Effect::Cancelled(Box::new(confirm.plan))],
-                    None => {
-                        self.overlay = Some(Overlay::Confirm(confirm));
-                        Vec::new()
-                    }
-                }
-            }
-            Overlay::Running(running) => {
-                // A running plan cannot be abandoned half-way; once finished, any of these closes.
-                // Quitting mid-run is honoured once the run is journaled (see the runtime).
-                if ctrl_c {
-                    self.quit = true;
-                }
-                let close = matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q'));
-                if running.finished.is_none() || !close {
-                    self.overlay = Some(Overlay::Running(running));
-                }
-                Vec::new()
-            }
-        }
-    }
 }
 
+mod input;
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,16 @@ pub enum Overlay {
         title: String,
         lines: Vec<String>,
     },
+    /// Which region a drill imagines lost (`None`: none, only replicas and round trips).
+    DrillSetup {
+        choices: Vec<Option<String>>,
+        selected: usize,
+    },
+    /// The alias of a new multi-region key, being typed.
+    NewKey {
+        alias: String,
+        message: Option<String>,
+    },
 }
 
 /// The actions offered for one key, each available or refused with the reason.

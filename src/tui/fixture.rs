@@ -222,7 +222,7 @@ pub fn app() -> App {
     let mut app = App::new(&settings(), now());
     app.start();
     for region in REGIONS {
-        app.update(Message::Region(snapshot(region)));
+        app.update(Message::Region(snapshot(region).into()));
     }
     app.update(Message::Hsm(Ok(hsm()), now()));
     app.update(Message::Identity(Ok((

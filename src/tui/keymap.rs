@@ -32,6 +32,10 @@ pub enum Command {
     Approve,
     /// Verify the audit journal's chain.
     Verify,
+    /// Start a disaster-recovery drill, or leave drill mode once it has its verdict.
+    Drill,
+    /// Create a new multi-region key.
+    NewKey,
 }
 
 /// Where a binding applies.
@@ -284,6 +288,20 @@ pub const BINDINGS: &[Binding] = &[
         Command::Verify,
         "verify the hash chain",
         Scope::Panes(&[Pane::Audit]),
+    )),
+    hint(changes(bind(
+        "n",
+        &[KeyCode::Char('n')],
+        Command::NewKey,
+        "new multi-region key with alias",
+        Scope::Panes(&[Pane::Keys]),
+    ))),
+    hint(bind(
+        "d",
+        &[KeyCode::Char('d')],
+        Command::Drill,
+        "drill: disaster recovery, start or end",
+        Scope::Panes(&[Pane::Overview]),
     )),
 ];
 

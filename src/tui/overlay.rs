@@ -41,6 +41,16 @@ pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mu
             confirm.scroll,
         ),
         Overlay::Running(running) => (running.plan.title.clone(), running_lines(running, theme), 0),
+        Overlay::DrillSetup { choices, selected } => (
+            "Disaster-recovery drill".to_owned(),
+            drill_setup_lines(choices, *selected, theme),
+            0,
+        ),
+        Overlay::NewKey { alias, message } => (
+            "New multi-region key".to_owned(),
+            new_key_lines(app, alias, message.as_deref(), theme),
+            0,
+        ),
         Overlay::Notice { title, lines } => (
             title.clone(),
             lines
@@ -285,5 +295,73 @@ fn running_lines(running: &Running, theme: Theme) -> Vec<Line<'static>> {
             lines.push(Line::styled("Enter or Esc closes.", theme.dim()));
         }
     }
+    lines
+}
+
+fn drill_setup_lines(
+    choices: &[Option<String>],
+    selected: usize,
+    theme: Theme,
+) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::raw(
+        "Replicas are checked and data keys round-tripped between every primary and replica. \
+         Choose a region to imagine lost, too:",
+    )];
+    for (position, choice) in choices.iter().enumerate() {
+        let label = match choice {
+            None => "no region lost: replicas and round trips only".to_owned(),
+            Some(region) => format!("lose {region}"),
+        };
+        let marker = if position == selected { "> " } else { "  " };
+        lines.push(if position == selected {
+            Line::styled(format!("{marker}{label}"), theme.selected())
+        } else {
+            Line::raw(format!("{marker}{label}"))
+        });
+    }
+    lines.push(Line::styled(
+        "Nothing is changed; the verdict is journaled. Enter starts, Esc closes.",
+        theme.dim(),
+    ));
+    lines
+}
+
+fn new_key_lines(
+    app: &App,
+    alias: &str,
+    message: Option<&str>,
+    theme: Theme,
+) -> Vec<Line<'static>> {
+    let primary = app.regions.first().cloned().unwrap_or_default();
+    let replicas = app
+        .regions
+        .iter()
+        .skip(1)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut lines = vec![
+        Line::raw(format!(
+            "A symmetric multi-region key with its primary in {primary}, replicas in {}, \
+             rotating every {} days.",
+            if replicas.is_empty() {
+                "no other region".to_owned()
+            } else {
+                replicas
+            },
+            app.rotation_policy.period_days
+        )),
+        Line::from(vec![
+            Span::styled("alias: ", theme.dim()),
+            Span::styled(format!("{alias}_"), theme.title()),
+        ]),
+    ];
+    if let Some(message) = message {
+        lines.push(Line::styled(message.to_owned(), theme.bad()));
+    }
+    lines.push(Line::styled(
+        "Enter shows the plan (nothing runs yet), Esc closes.",
+        theme.dim(),
+    ));
     lines
 }

@@ -3,6 +3,7 @@
 pub mod alarms;
 pub mod audit;
 pub mod compliance;
+pub mod drill;
 pub mod hsm;
 pub mod keys;
 pub mod log;

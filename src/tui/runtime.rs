@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use super::app::{Effect, JournalView, Message, PlanRequest};
 use crate::action::{self, Confirmation, Context, KeyExtras, Plan, Request};
 use crate::audit::{Journal, Operator};
-use crate::aws::{Clients, fetch_key, fetch_region};
+use crate::aws::{Clients, fetch_key, fetch_region_counted};
 use crate::policy::rotate;
 
 /// What the effects need: the AWS clients, the token module, the journal and the operator.
@@ -98,6 +98,33 @@ impl Runtime {
                     let _ = tx.send(Message::Journal(read_journal(&journal, false)));
                 });
             }
+            Effect::Drill(options) => {
+                let clients = Arc::clone(&self.clients);
+                let journal = Arc::clone(&self.journal);
+                let operator = self.operator();
+                let tx = self.tx.clone();
+                self.action = Some(tokio::spawn(async move {
+                    tracing::info!(lose = ?options.lose, "drill started");
+                    let report = crate::drill::run(&clients, &options).await;
+                    let recorded = {
+                        let report = report.clone();
+                        tokio::task::spawn_blocking(move || {
+                            crate::drill::record(&journal, &operator, &report)
+                        })
+                        .await
+                    };
+                    let journal = match recorded {
+                        Ok(Ok(entry)) => Ok(entry.seq),
+                        Ok(Err(err)) => Err(err.to_string()),
+                        Err(join) => Err(format!("the journal task failed: {join}")),
+                    };
+                    tracing::info!(passed = report.passed, "drill finished");
+                    let _ = tx.send(Message::DrillFinished {
+                        report: Box::new(report),
+                        journal,
+                    });
+                }));
+            }
             Effect::LoadJournal { verify } => {
                 let journal = Arc::clone(&self.journal);
                 let tx = self.tx.clone();
@@ -114,8 +141,8 @@ impl Runtime {
         };
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let snapshot = fetch_region(&clients).await;
-            let _ = tx.send(Message::Region(snapshot));
+            let fetch = fetch_region_counted(&clients).await;
+            let _ = tx.send(Message::Region(fetch));
         });
     }
 
@@ -195,6 +222,20 @@ async fn build_plan(
             };
             action::plan(&request, &key, &extras, ctx).map_err(|r| r.0)
         }
+        PlanRequest::NewMultiRegionKey {
+            alias,
+            primary,
+            replicas,
+            period_days,
+        } => action::preflight::plan_new_multi_region_key(
+            &primary,
+            &alias,
+            "",
+            period_days,
+            &replicas,
+            ctx,
+        )
+        .map_err(|r| r.0),
         PlanRequest::Approve(items) => {
             let mut plans = Vec::new();
             let mut refused = Vec::new();

@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
-use super::app::{App, Pane};
+use super::app::{App, DrillView, Pane};
 use super::keymap::bindings_for;
 use super::panes;
 use super::theme::Theme;
@@ -37,7 +37,10 @@ pub fn render(app: &App, theme: Theme, frame: &mut Frame) {
     ])
     .areas(area);
 
-    frame.render_widget(header_line(app, theme), header);
+    match &app.drill {
+        Some(drill) => frame.render_widget(drill_banner(app, drill, theme), header),
+        None => frame.render_widget(header_line(app, theme), header),
+    }
     frame.render_widget(tab_line(app, theme), tabs);
     match app.pane {
         Pane::Overview => panes::overview::render(app, theme, body, frame),
@@ -87,6 +90,26 @@ fn header_line(app: &App, theme: Theme) -> Line<'static> {
     Line::from(spans)
 }
 
+/// The unmistakable drill banner with its stopwatch, across the whole first line.
+fn drill_banner(app: &App, drill: &DrillView, theme: Theme) -> Paragraph<'static> {
+    let lost = drill
+        .lose
+        .as_deref()
+        .map_or_else(|| "no region lost".to_owned(), |r| format!("losing {r}"));
+    let clock = match &drill.finished {
+        None => {
+            let secs = (app.now - drill.started).num_seconds().max(0);
+            format!("{:02}:{:02} running", secs / 60, secs % 60)
+        }
+        Some((report, _)) => format!(
+            "verdict {} after {:.1} s; d ends the drill",
+            if report.passed { "PASSED" } else { "FAILED" },
+            report.verdict_after_ms as f64 / 1000.0
+        ),
+    };
+    Paragraph::new(format!(" DR DRILL  {lost}  {clock} ")).style(theme.banner())
+}
+
 fn tab_line(app: &App, theme: Theme) -> Line<'static> {
     let mut spans = Vec::new();
     for (n, pane) in Pane::ALL.iter().enumerate() {
@@ -134,6 +157,10 @@ fn region_status(state: &RegionState, now: DateTime<Utc>, spinner: usize) -> (St
             Theme::bad,
         ),
         (Some(err), None) => (format!("ERROR {}", err.code), Theme::bad),
+        (None, Some(at)) if state.throttled > 0 => (
+            format!("{} throttled x{}", at.format("%H:%M:%S"), state.throttled),
+            Theme::warn,
+        ),
         (None, Some(at)) => (at.format("%H:%M:%S").to_string(), Theme::dim),
         (None, None) => ("not read".into(), Theme::dim),
     }

@@ -78,7 +78,7 @@ fn a_refresh_is_never_started_twice_for_a_region() {
     assert!(matches!(&first[0], Effect::Refresh(r) if r.len() == 3));
     let second = press(&mut app, KeyCode::Char('r'));
     assert!(second.is_empty(), "{second:?}");
-    app.update(Message::Region(fixture::snapshot("eu-west-1")));
+    app.update(Message::Region(fixture::snapshot("eu-west-1").into()));
     let third = press(&mut app, KeyCode::Char('r'));
     assert!(matches!(&third[0], Effect::Refresh(r) if r == &["eu-west-1".to_owned()]));
 }
@@ -94,7 +94,7 @@ fn a_failed_refresh_keeps_the_last_good_keys() {
         message: "Rate exceeded".into(),
         request_id: None,
     });
-    app.update(Message::Region(failed));
+    app.update(Message::Region(failed.into()));
     assert_eq!(app.keys.rows.len(), before);
     let state = &app.estate.regions["us-east-1"];
     assert_eq!(
@@ -184,7 +184,7 @@ fn the_sort_cycles_and_the_selection_follows_the_key() {
     );
     // A refresh keeps the same key selected wherever it moves.
     app.keys.select_arn(&app.estate, &selected);
-    app.update(Message::Region(fixture::snapshot("us-east-1")));
+    app.update(Message::Region(fixture::snapshot("us-east-1").into()));
     assert_eq!(app.keys.selected_key(&app.estate).unwrap().arn, selected);
 }
 
@@ -348,7 +348,7 @@ fn read_only_mode_offers_no_action() {
     let mut settings = fixture::settings();
     settings.read_only = true;
     let mut app = App::new(&settings, fixture::now());
-    app.update(Message::Region(fixture::snapshot("us-east-1")));
+    app.update(Message::Region(fixture::snapshot("us-east-1").into()));
     app.pane = Pane::Keys;
     assert!(press(&mut app, KeyCode::Char('a')).is_empty());
     assert!(app.overlay.is_none());
@@ -405,4 +405,70 @@ fn the_log_pane_redraws_on_log_events_only_when_open() {
     app.pane = Pane::Log;
     app.update(Message::Logged);
     assert!(app.dirty);
+}
+
+#[test]
+fn a_drill_asks_which_region_to_lose_runs_and_ends_only_after_its_verdict() {
+    let mut app = fixture::app();
+    press(&mut app, KeyCode::Char('d'));
+    assert!(matches!(app.overlay, Some(Overlay::DrillSetup { .. })));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    match &press(&mut app, KeyCode::Enter)[..] {
+        [Effect::Drill(options)] => {
+            assert_eq!(options.lose.as_deref(), Some("eu-west-1"));
+            assert_eq!(options.required_regions, app.regions);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(app.animating(), "the stopwatch runs");
+    press(&mut app, KeyCode::Char('d'));
+    assert!(app.drill.is_some(), "a running drill cannot be dismissed");
+
+    let report = crate::drill::Report {
+        started_at: fixture::now(),
+        lost_region: Some("eu-west-1".into()),
+        regions: app.regions.clone(),
+        keys_drilled: vec!["alias/settlements-data".into()],
+        checks: Vec::new(),
+        verdict_after_ms: 1200,
+        passed: true,
+    };
+    app.update(Message::DrillFinished {
+        report: Box::new(report),
+        journal: Ok(3),
+    });
+    assert!(!app.animating());
+    press(&mut app, KeyCode::Char('d'));
+    assert!(app.drill.is_none());
+}
+
+#[test]
+fn a_new_multi_region_key_is_planned_from_the_typed_alias() {
+    let mut app = fixture::app();
+    app.pane = Pane::Keys;
+    press(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "fx-rates");
+    match &press(&mut app, KeyCode::Enter)[..] {
+        [
+            Effect::BuildPlan(
+                PlanRequest::NewMultiRegionKey {
+                    alias,
+                    primary,
+                    replicas,
+                    period_days,
+                },
+                _,
+            ),
+        ] => {
+            assert_eq!(alias, "alias/fx-rates");
+            assert_eq!(primary, "us-east-1");
+            assert_eq!(
+                replicas,
+                &["eu-west-1".to_owned(), "ap-southeast-2".to_owned()]
+            );
+            assert_eq!(*period_days, 90);
+        }
+        other => panic!("{other:?}"),
+    }
 }

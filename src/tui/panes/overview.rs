@@ -19,7 +19,10 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     let [top, bottom] =
         Layout::vertical([Constraint::Length(regions + 3), Constraint::Fill(1)]).areas(area);
     render_regions(app, theme, top, frame);
-    render_attention(app, theme, bottom, frame);
+    match &app.drill {
+        Some(drill) => super::drill::render(app, drill, theme, bottom, frame),
+        None => render_attention(app, theme, bottom, frame),
+    }
 }
 
 fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
@@ -63,7 +66,12 @@ fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
                 }
                 (None, None) => "…".into(),
             };
+            let lost = app
+                .drill
+                .as_ref()
+                .is_some_and(|d| d.lose.as_deref() == Some(region));
             let read = match (&state.keys.error, state.keys.fetched_at) {
+                _ if lost => "LOST".into(),
                 _ if state.is_loading() => "loading".into(),
                 (Some(_), _) => "ERROR".into(),
                 (None, Some(at)) => age(at, app.now),

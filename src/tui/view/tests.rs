@@ -105,7 +105,7 @@ fn a_failing_region_shows_its_error_and_the_age_of_its_data() {
     failed.keys = Err(err.clone());
     failed.clusters = Err(err.clone());
     failed.alarms = Err(err);
-    app.update(Message::Region(failed));
+    app.update(Message::Region(failed.into()));
     let text = screen(&app, 80, 24);
     assert!(text.contains("ConnectionFailed"), "{text}");
     assert!(
@@ -131,7 +131,7 @@ fn read_only_mode_shows_no_action_anywhere() {
     settings.read_only = true;
     let mut app = App::new(&settings, fixture::now());
     for region in fixture::REGIONS {
-        app.update(Message::Region(fixture::snapshot(region)));
+        app.update(Message::Region(fixture::snapshot(region).into()));
     }
     for pane in Pane::ALL {
         app.pane = pane;
@@ -150,4 +150,60 @@ fn read_only_mode_shows_no_action_anywhere() {
     let help = screen(&app, 160, 48);
     assert!(help.contains("Read-only mode"), "{help}");
     assert!(!help.contains("actions on the selected key"), "{help}");
+}
+
+#[test]
+fn drill_mode_shows_its_banner_and_what_survives() {
+    let mut app = fixture::app();
+    app.drill = Some(crate::tui::app::DrillView {
+        lose: Some("eu-west-1".into()),
+        started: fixture::now(),
+        finished: None,
+    });
+    app.now = fixture::now() + chrono::Duration::seconds(75);
+    let running = screen(&app, 80, 24);
+    assert!(
+        running.contains("DR DRILL  losing eu-west-1  01:15 running"),
+        "{running}"
+    );
+
+    let check = |kind, subject: &str, passed, reason: &str| crate::drill::Check {
+        kind,
+        subject: subject.into(),
+        region: Some("eu-west-1".into()),
+        passed,
+        reason: reason.into(),
+        duration_ms: 40,
+    };
+    let report = crate::drill::Report {
+        started_at: fixture::now(),
+        lost_region: Some("eu-west-1".into()),
+        regions: fixture::REGIONS.iter().map(|r| r.to_string()).collect(),
+        keys_drilled: vec!["alias/settlements-data".into()],
+        checks: vec![
+            check(
+                "replica",
+                "alias/settlements-data",
+                true,
+                "Enabled and agrees with its primary",
+            ),
+            check(
+                "loss",
+                "alias/customer-pii",
+                false,
+                "single-region key: no copy outside eu-west-1",
+            ),
+        ],
+        verdict_after_ms: 2800,
+        passed: false,
+    };
+    app.drill.as_mut().unwrap().finished = Some((report, Ok(4)));
+    let done = screen(&app, 80, 24);
+    assert!(done.contains("verdict FAILED after 2.8 s"), "{done}");
+    assert!(done.contains("LOST"), "{done}");
+    // Failures come first.
+    let fail = done.find("FAIL loss").expect("the failed check");
+    let pass = done.find("pass replica").expect("the passed check");
+    assert!(fail < pass, "{done}");
+    insta::assert_snapshot!("drill_80x24", done);
 }
