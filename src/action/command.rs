@@ -32,7 +32,10 @@ pub async fn run(
         } => regions.extend(primary.iter().chain(replicas).cloned()),
         _ => {}
     }
-    regions.dedup();
+    // Each region once, in order: a region listed twice would find the key twice and make
+    // every lookup by alias or key id there ambiguous.
+    let mut seen = std::collections::HashSet::new();
+    regions.retain(|region| seen.insert(region.clone()));
     for region in &regions {
         crate::config::Region::try_from(region.clone()).map_err(|e| anyhow!(e))?;
     }
