@@ -15,9 +15,10 @@
 //!
 //! moto cannot exercise: the rotation period (GetKeyRotationStatus returns only whether
 //! rotation is on, so `--period-days` is checked in the plan and the journal, not the estate);
-//! ReplicateKey's Description, Policy and Tags (moto ignores them and copies the primary); and
-//! AWS refusing a step for its own reasons, so the failed step here is a region whose endpoint
-//! does not answer.
+//! ReplicateKey's Description, Policy and Tags (moto ignores them and copies the primary);
+//! importing key material (an imported key stays PendingImport, so the manual rotation of one
+//! is unit-tested in src/action/tests.rs); and AWS refusing a step for its own reasons, so the
+//! failed step here is a region whose endpoint does not answer.
 
 mod support;
 
@@ -954,6 +955,12 @@ async fn keys_aws_cannot_rotate_or_keyward_may_not_touch_are_refused_in_words() 
         assert!(estate.rotations(US, key).await.is_empty(), "{alias}");
         assert!(!estate.rotation_enabled(US, key).await, "{alias}");
     }
+
+    // moto never imports key material, so the imported key stays PendingImport: its manual
+    // rotation is refused for its state here (the plan for an enabled one is unit-tested).
+    estate
+        .keyward(&["key", "rotate-manual", "alias/partner-import", "--yes"])
+        .assert_refused("the key is PendingImport; this needs a key that is Enabled");
 
     // Step 2: an AWS managed key is refused every action.
     for action in [

@@ -385,11 +385,16 @@ fn manual_rotation(plan: &mut Plan, key: &Key, extras: &KeyExtras) {
             .cloned()
             .collect(),
     }));
-    for alias in &key.aliases {
-        plan.steps.push(step(Call::UpdateAlias {
-            alias: alias.clone(),
-            key: new.clone(),
-        }));
+    // A successor for imported material is created without any (PendingImport): aliases
+    // moved to it now would stop every application that uses them.
+    let imported = key.origin == "EXTERNAL";
+    if !imported {
+        for alias in &key.aliases {
+            plan.steps.push(step(Call::UpdateAlias {
+                alias: alias.clone(),
+                key: new.clone(),
+            }));
+        }
     }
     plan.steps.push(step(Call::TagResource {
         key: old.clone(),
@@ -405,13 +410,19 @@ fn manual_rotation(plan: &mut Plan, key: &Key, extras: &KeyExtras) {
     if key.aliases.is_empty() {
         plan.notes
             .push("the key has no alias to move: applications must be told the new key id".into());
+    } else if imported {
+        plan.afterwards.push(format!(
+            "{} stay on the old key: import the successor's key material, then move them to it \
+             with UpdateAlias",
+            key.aliases.join(", ")
+        ));
     } else {
         plan.afterwards
             .push(format!("{} point to the new key", key.aliases.join(", ")));
     }
     plan.afterwards
         .push("the old key stays enabled so data encrypted under it still decrypts".into());
-    if key.origin == "EXTERNAL" {
+    if imported {
         plan.notes.push(
             "the successor awaits its own imported key material before it can be used".into(),
         );

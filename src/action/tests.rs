@@ -224,6 +224,27 @@ fn manual_rotation_copies_the_key_and_moves_every_alias() {
 }
 
 #[test]
+fn manual_rotation_of_imported_material_leaves_the_aliases_until_it_is_imported() {
+    // The successor is PendingImport until its own material is imported; aliases moved to it
+    // at once would stop every application using them.
+    let mut key = key();
+    key.origin = "EXTERNAL".into();
+    let plan = plan(&Request::ManualRotate, &key, &KeyExtras::default(), &ctx()).unwrap();
+    let ops: Vec<_> = plan.steps.iter().map(|s| s.call.operation()).collect();
+    assert_eq!(ops, ["CreateKey", "TagResource", "TagResource"]);
+    assert!(matches!(&plan.steps[0].call, Call::CreateKey { origin, .. } if origin == "EXTERNAL"));
+    let lines = plan.lines().join("\n");
+    assert!(
+        lines.contains("alias/payments-data stay on the old key: import the successor's key"),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("awaits its own imported key material"),
+        "{lines}"
+    );
+}
+
+#[test]
 fn new_multi_region_key_plan_aliases_every_region() {
     let plan = plan_new_multi_region_key(
         "us-east-1",
