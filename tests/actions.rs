@@ -816,7 +816,38 @@ async fn multi_region_keys_are_created_and_replicated_from_the_primary_only() {
     let run = estate.keyward(&["key", "replicate", "alias/fx-rates", "--to", US, "--yes"]);
     run.assert_refused("us-east-1 already holds this key");
 
-    // Step 8: a single-region key is refused; moto would have copied it into eu-west-1.
+    // Step 8: a new key's alias must be free in every region of the plan, or the plan would
+    // leave behind a key its alias step could not name.
+    let keys_before = (estate.key_count(US).await, estate.key_count(EU).await);
+    let run = estate.keyward(&[
+        "key",
+        "create-multi-region",
+        "--alias",
+        "alias/fx-rates",
+        "--yes",
+    ]);
+    run.assert_refused(&format!(
+        "alias/fx-rates already names key {fx} in us-east-1; choose another alias"
+    ));
+    let eu_only = estate.create_key(EU, &["alias/eu-ledger"], |c| c).await;
+    let run = estate.keyward(&[
+        "key",
+        "create-multi-region",
+        "--alias",
+        "alias/eu-ledger",
+        "--replica",
+        EU,
+        "--dry-run",
+    ]);
+    run.assert_refused(&format!(
+        "alias/eu-ledger already names key {eu_only} in eu-west-1; choose another alias"
+    ));
+    assert_eq!(
+        (estate.key_count(US).await, estate.key_count(EU).await),
+        (keys_before.0, keys_before.1 + 1)
+    );
+
+    // Step 9: a single-region key is refused; moto would have copied it into eu-west-1.
     let local = estate.create_key(US, &["alias/local-only"], |c| c).await;
     let run = estate.keyward(&["key", "replicate", "alias/local-only", "--to", EU, "--yes"]);
     run.assert_refused("only multi-region keys can be replicated; this is a single-region key");

@@ -67,14 +67,20 @@ pub async fn run(
             period_days,
         } => {
             let primary = primary.clone().unwrap_or_else(|| first.region.clone());
-            super::preflight::plan_new_multi_region_key(
+            match super::preflight::plan_new_multi_region_key(
                 &primary,
                 alias,
                 description,
                 *period_days,
                 replicas,
                 &ctx,
-            )
+            ) {
+                Ok(plan) => match alias_taken(&clients, alias, &plan).await {
+                    Some(refusal) => Err(refusal),
+                    None => Ok(plan),
+                },
+                refused => refused,
+            }
         }
         action => {
             let (spec, request) = request_of(action);
@@ -173,6 +179,35 @@ fn request_of(action: &KeyAction) -> (&str, Request) {
         KeyAction::Enable { key } => (key, Request::Enable),
         KeyAction::CreateMultiRegion { .. } => unreachable!("handled before resolving a key"),
     }
+}
+
+/// Why a new key's `alias` cannot be made, when it already names a key in a region of `plan`:
+/// the plan would create a key its alias step then fails to name, and leave it behind. A
+/// region that cannot be asked is left to the plan's own alias step to report.
+async fn alias_taken(clients: &Clients, alias: &str, plan: &Plan) -> Option<super::Refusal> {
+    let mut regions: Vec<&str> = plan.steps.iter().map(|s| s.region.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    regions.retain(|region| seen.insert(*region));
+    for region in regions {
+        let Some(region_clients) = clients.region(region) else {
+            continue;
+        };
+        let described = {
+            let _permit = region_clients.permit().await;
+            region_clients.kms.describe_key().key_id(alias).send().await
+        };
+        match described.map_err(|e| crate::aws::classify("DescribeKey", e)) {
+            Ok(out) => {
+                let key_id = out.key_metadata.map(|m| m.key_id).unwrap_or_default();
+                return Some(super::Refusal(format!(
+                    "{alias} already names key {key_id} in {region}; choose another alias"
+                )));
+            }
+            Err(err) if err.code == "NotFoundException" => {}
+            Err(err) => tracing::warn!(%region, error = %err, "could not check the new alias"),
+        }
+    }
+    None
 }
 
 /// Finds the key an alias, key id or ARN names among the `search` regions.
