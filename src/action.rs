@@ -31,7 +31,7 @@ pub enum Confirmation {
     KeyPress,
     /// The alias or key id typed in the dialog, and it matched.
     TypedName,
-    /// Esc, `n`, or a headless `--dry-run`: nothing ran.
+    /// Esc or `n` in the dialog: nothing ran. (A headless `--dry-run` is not journaled.)
     Cancelled,
 }
 
