@@ -12,6 +12,7 @@ mod cloudwatch;
 mod credentials;
 mod error;
 mod kms;
+mod refresh;
 mod time;
 
 use chrono::Utc;
@@ -22,6 +23,9 @@ pub use cloudwatch::{AlarmDefinition, MetricPoint, describe_alarm, put_alarm, pu
 pub use credentials::describe_source as describe_credentials_source;
 pub use error::{CredentialsUnavailable, ErrorClass, classify};
 pub use kms::{fetch_key, key_from_metadata};
+pub use refresh::{
+    Known, REVALIDATE_WINDOW, fetch_region_incremental, needs_reading, revalidation_due,
+};
 pub use time::to_chrono;
 
 use crate::estate::{Fetched, RegionFetch, RegionSnapshot};

@@ -8,6 +8,7 @@
 pub mod action;
 pub mod audit;
 pub mod aws;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod drill;

@@ -13,19 +13,64 @@ use crate::estate::{
 };
 use crate::rotation::not_rotatable_reason;
 
+/// The operation whose failure every key of a region carries when the aliases cannot be
+/// listed.
+pub(super) const ALIASES_OPERATION: &str = "ListAliases";
+
 /// Every key of the region with its aliases and rotation facts. Fails as a whole only when
 /// the keys cannot be listed; a key whose own calls fail carries the error on its row.
 pub async fn fetch_keys(clients: &RegionClients) -> Fetched<Vec<Key>> {
+    Ok(fetch_keys_reusing(clients, |_| None).await?.keys)
+}
+
+/// A region's keys read through the lists, with how many were described afresh.
+pub(super) struct ListedKeys {
+    pub keys: Vec<Key>,
+    pub described: usize,
+}
+
+/// Lists the region's keys and aliases, takes each listed key that `reuse` hands back as it
+/// is (with the aliases just listed), and describes the others. A ListAliases failure keeps
+/// the reused keys' previous aliases and is noted on every key.
+pub(super) async fn fetch_keys_reusing(
+    clients: &RegionClients,
+    reuse: impl Fn(&str) -> Option<Key>,
+) -> Fetched<ListedKeys> {
     let (key_ids, aliases) = tokio::join!(list_key_ids(clients), list_aliases(clients));
     let key_ids = key_ids?;
     let (aliases, alias_error) = match aliases {
-        Ok(aliases) => (aliases, None),
-        Err(err) => (HashMap::new(), Some(err)),
+        Ok(aliases) => (Some(aliases), None),
+        Err(err) => (None, Some(err)),
+    };
+    let listed_aliases = |key_id: &str| {
+        aliases
+            .as_ref()
+            .and_then(|a| a.get(key_id).cloned())
+            .unwrap_or_default()
     };
 
-    let mut keys: Vec<Key> = futures::stream::iter(key_ids)
+    // Step 1: the keys whose facts are still good, with the aliases as listed now.
+    let mut keys = Vec::with_capacity(key_ids.len());
+    let mut to_describe = Vec::new();
+    for key_id in key_ids {
+        match reuse(&key_id) {
+            Some(mut key) => {
+                key.errors.retain(|e| e.operation != ALIASES_OPERATION);
+                if aliases.is_some() {
+                    key.aliases = listed_aliases(&key_id);
+                }
+                key.errors.extend(alias_error.clone());
+                keys.push(key);
+            }
+            None => to_describe.push(key_id),
+        }
+    }
+
+    // Step 2: the others, described concurrently within the region's permits.
+    let described = to_describe.len();
+    let fresh: Vec<Key> = futures::stream::iter(to_describe)
         .map(|key_id| {
-            let aliases = aliases.get(&key_id).cloned().unwrap_or_default();
+            let aliases = listed_aliases(&key_id);
             let alias_error = alias_error.clone();
             async move {
                 let mut key = describe(clients, &key_id, aliases).await;
@@ -36,12 +81,13 @@ pub async fn fetch_keys(clients: &RegionClients) -> Fetched<Vec<Key>> {
         .buffer_unordered(clients.max_concurrency)
         .collect()
         .await;
+    keys.extend(fresh);
     keys.sort_by(|a, b| {
         a.display_name()
             .cmp(b.display_name())
             .then(a.key_id.cmp(&b.key_id))
     });
-    Ok(keys)
+    Ok(ListedKeys { keys, described })
 }
 
 /// One key, freshly read: DescribeKey, its aliases and its rotation facts. Fails only when
@@ -110,7 +156,7 @@ async fn list_aliases(clients: &RegionClients) -> Fetched<HashMap<String, Vec<St
     let pages = clients
         .pages(pages)
         .await
-        .map_err(|e| classify("ListAliases", e))?;
+        .map_err(|e| classify(ALIASES_OPERATION, e))?;
     let entries = pages
         .into_iter()
         .flat_map(|p| p.aliases.unwrap_or_default());

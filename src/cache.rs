@@ -1,0 +1,628 @@
+//! The snapshot cache: the last per-region snapshots on disk, so the console can draw its first
+//! frame from them (marked stale) before the first live read answers.
+//!
+//! One JSON file in the platform's cache directory, readable by the user alone (file 0600,
+//! directory 0700), replaced atomically (written beside, synced, renamed). The cache is a
+//! convenience, never a source of truth: a file that is missing, unreadable, from another
+//! schema version or from another estate (its scope differs) is ignored with a warning.
+//!
+//! The estate types only serialize, so the file is read into mirror types here and converted;
+//! a round-trip test keeps the two in step.
+//! TODO: derive `Deserialize` on the estate types and drop the mirrors, once `estate.rs`
+//! takes that dependency on serde's derive for reading too.
+
+use std::collections::BTreeMap;
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::estate::{
+    Alarm, AlarmState, Backup, Cluster, Fetched, Hsm, Key, KeyManager, MultiRegion,
+    MultiRegionRole, RegionSnapshot, RotationFacts, RotationKind, RotationRecord, SourceError,
+};
+
+/// The layout of the file; a file of any other version is ignored.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The file's name inside the cache directory.
+pub const FILE_NAME: &str = "snapshot.json";
+const FILE_MODE: u32 = 0o600;
+const DIR_MODE: u32 = 0o700;
+
+/// Where the cache lives by default: `snapshot.json` in keyward's platform cache directory.
+pub fn default_path() -> Option<PathBuf> {
+    crate::paths::project_dirs().map(|dirs| dirs.cache_dir().join(FILE_NAME))
+}
+
+/// The snapshots read back from the cache.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    /// When the file was written.
+    pub written_at: DateTime<Utc>,
+    /// The regions as they were saved, each with its own `fetched_at`.
+    pub regions: Vec<RegionSnapshot>,
+}
+
+/// The cache could not be written.
+#[derive(Debug, Error)]
+pub enum CacheError {
+    #[error("cannot create the cache directory {path}: {error}")]
+    Directory { path: PathBuf, error: io::Error },
+    #[error("cannot write the snapshot cache {path}: {error}")]
+    Write { path: PathBuf, error: io::Error },
+    #[error("cannot encode the snapshot cache: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// Saves `snapshots` for `scope` (a string naming the estate: endpoint, profile, account),
+/// replacing the file in one step.
+pub fn save(path: &Path, scope: &str, snapshots: &[RegionSnapshot]) -> Result<(), CacheError> {
+    let body = serde_json::to_vec(&FileOut {
+        schema: SCHEMA_VERSION,
+        scope,
+        written_at: Utc::now(),
+        regions: snapshots,
+    })?;
+
+    // Step 1: the directory, private to the user.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir_error = |error| CacheError::Directory {
+        path: dir.to_owned(),
+        error,
+    };
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(dir_error)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE)).map_err(dir_error)?;
+
+    // Step 2: a new file beside the old one, then a rename over it.
+    let staging = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
+    let write_error = |error| CacheError::Write {
+        path: path.to_owned(),
+        error,
+    };
+    let written = (|| {
+        let _ = fs::remove_file(&staging);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&staging)?;
+        file.write_all(&body)?;
+        file.sync_all()?;
+        fs::rename(&staging, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&staging);
+    }
+    written.map_err(write_error)
+}
+
+/// Reads the snapshots saved for `scope`; `None`, with a warning, when there are none usable.
+pub fn load(path: &Path, scope: &str) -> Option<Cached> {
+    match read(path, scope) {
+        Ok(cached) => Some(cached),
+        Err(Unusable::Missing) => None,
+        Err(reason) => {
+            tracing::warn!(path = %path.display(), "snapshot cache ignored: {reason}");
+            None
+        }
+    }
+}
+
+/// Why a cache file was not used.
+#[derive(Debug, Error)]
+enum Unusable {
+    #[error("no file")]
+    Missing,
+    #[error("cannot read it: {0}")]
+    Read(io::Error),
+    #[error("it can be read by others (mode {0:o}); it is written 0600")]
+    Exposed(u32),
+    #[error("it is not a keyward snapshot cache: {0}")]
+    Decode(serde_json::Error),
+    #[error("it has schema version {found}, this keyward reads {SCHEMA_VERSION}")]
+    Version { found: u32 },
+    #[error("it holds another estate ({found})")]
+    OtherScope { found: String },
+}
+
+fn read(path: &Path, scope: &str) -> Result<Cached, Unusable> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(Unusable::Missing),
+        Err(error) => return Err(Unusable::Read(error)),
+    };
+    let mode = fs::metadata(path)
+        .map_err(Unusable::Read)?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Unusable::Exposed(mode));
+    }
+    let header: Header = serde_json::from_slice(&bytes).map_err(Unusable::Decode)?;
+    if header.schema != SCHEMA_VERSION {
+        return Err(Unusable::Version {
+            found: header.schema,
+        });
+    }
+    let file: FileIn = serde_json::from_slice(&bytes).map_err(Unusable::Decode)?;
+    if file.scope != scope {
+        return Err(Unusable::OtherScope { found: file.scope });
+    }
+    Ok(Cached {
+        written_at: file.written_at,
+        regions: file.regions.into_iter().map(Into::into).collect(),
+    })
+}
+
+#[derive(Serialize)]
+struct FileOut<'a> {
+    schema: u32,
+    scope: &'a str,
+    written_at: DateTime<Utc>,
+    regions: &'a [RegionSnapshot],
+}
+
+/// Just the version, read first so a file of another layout is named as such.
+#[derive(Deserialize)]
+struct Header {
+    schema: u32,
+}
+
+#[derive(Deserialize)]
+struct FileIn {
+    scope: String,
+    written_at: DateTime<Utc>,
+    regions: Vec<SnapshotIn>,
+}
+
+// The mirrors below read exactly what the estate types' `Serialize` writes.
+
+#[derive(Deserialize)]
+struct SnapshotIn {
+    region: String,
+    fetched_at: DateTime<Utc>,
+    keys: Result<Vec<KeyIn>, ErrorIn>,
+    clusters: Result<Vec<ClusterIn>, ErrorIn>,
+    alarms: Result<Vec<AlarmIn>, ErrorIn>,
+}
+
+#[derive(Deserialize)]
+struct ErrorIn {
+    operation: String,
+    code: String,
+    message: String,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct KeyIn {
+    arn: String,
+    region: String,
+    key_id: String,
+    aliases: Vec<String>,
+    description: String,
+    key_spec: String,
+    key_usage: String,
+    origin: String,
+    manager: ManagerIn,
+    state: String,
+    created: Option<DateTime<Utc>>,
+    deletion_date: Option<DateTime<Utc>>,
+    custom_key_store_id: Option<String>,
+    multi_region: Option<MultiRegionIn>,
+    tags: BTreeMap<String, String>,
+    rotation: RotationIn,
+    errors: Vec<ErrorIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum ManagerIn {
+    Aws,
+    Customer,
+}
+
+#[derive(Deserialize)]
+struct MultiRegionIn {
+    role: RoleIn,
+    primary_arn: String,
+    primary_region: String,
+    replica_regions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RoleIn {
+    Primary,
+    Replica,
+}
+
+#[derive(Deserialize)]
+struct RotationIn {
+    enabled: Option<bool>,
+    period_days: Option<u32>,
+    next_rotation: Option<DateTime<Utc>>,
+    history: Vec<RecordIn>,
+}
+
+#[derive(Deserialize)]
+struct RecordIn {
+    date: DateTime<Utc>,
+    kind: KindIn,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KindIn {
+    Automatic,
+    OnDemand,
+}
+
+#[derive(Deserialize)]
+struct ClusterIn {
+    id: String,
+    region: String,
+    state: String,
+    state_message: Option<String>,
+    hsm_type: String,
+    hsms: Vec<HsmIn>,
+    backup_retention_days: Option<u32>,
+    latest_backup: Option<BackupIn>,
+    created: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct HsmIn {
+    id: String,
+    state: String,
+    availability_zone: String,
+    ip_address: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BackupIn {
+    id: String,
+    state: String,
+    created: Option<DateTime<Utc>>,
+    source_region: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AlarmIn {
+    name: String,
+    region: String,
+    state: AlarmStateIn,
+    reason: String,
+    since: Option<DateTime<Utc>>,
+    namespace: Option<String>,
+    metric: Option<String>,
+    threshold: Option<f64>,
+    comparison: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AlarmStateIn {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+fn fetched<A, B: From<A>>(result: Result<Vec<A>, ErrorIn>) -> Fetched<Vec<B>> {
+    result
+        .map(|items| items.into_iter().map(Into::into).collect())
+        .map_err(Into::into)
+}
+
+impl From<SnapshotIn> for RegionSnapshot {
+    fn from(s: SnapshotIn) -> Self {
+        RegionSnapshot {
+            region: s.region,
+            fetched_at: s.fetched_at,
+            keys: fetched(s.keys),
+            clusters: fetched(s.clusters),
+            alarms: fetched(s.alarms),
+        }
+    }
+}
+
+impl From<ErrorIn> for SourceError {
+    fn from(e: ErrorIn) -> Self {
+        SourceError {
+            operation: e.operation,
+            code: e.code,
+            message: e.message,
+            request_id: e.request_id,
+        }
+    }
+}
+
+impl From<KeyIn> for Key {
+    fn from(k: KeyIn) -> Self {
+        Key {
+            arn: k.arn,
+            region: k.region,
+            key_id: k.key_id,
+            aliases: k.aliases,
+            description: k.description,
+            key_spec: k.key_spec,
+            key_usage: k.key_usage,
+            origin: k.origin,
+            manager: match k.manager {
+                ManagerIn::Aws => KeyManager::Aws,
+                ManagerIn::Customer => KeyManager::Customer,
+            },
+            state: k.state,
+            created: k.created,
+            deletion_date: k.deletion_date,
+            custom_key_store_id: k.custom_key_store_id,
+            multi_region: k.multi_region.map(|m| MultiRegion {
+                role: match m.role {
+                    RoleIn::Primary => MultiRegionRole::Primary,
+                    RoleIn::Replica => MultiRegionRole::Replica,
+                },
+                primary_arn: m.primary_arn,
+                primary_region: m.primary_region,
+                replica_regions: m.replica_regions,
+            }),
+            tags: k.tags,
+            rotation: RotationFacts {
+                enabled: k.rotation.enabled,
+                period_days: k.rotation.period_days,
+                next_rotation: k.rotation.next_rotation,
+                history: k
+                    .rotation
+                    .history
+                    .into_iter()
+                    .map(|r| RotationRecord {
+                        date: r.date,
+                        kind: match r.kind {
+                            KindIn::Automatic => RotationKind::Automatic,
+                            KindIn::OnDemand => RotationKind::OnDemand,
+                        },
+                    })
+                    .collect(),
+            },
+            errors: k.errors.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<ClusterIn> for Cluster {
+    fn from(c: ClusterIn) -> Self {
+        Cluster {
+            id: c.id,
+            region: c.region,
+            state: c.state,
+            state_message: c.state_message,
+            hsm_type: c.hsm_type,
+            hsms: c
+                .hsms
+                .into_iter()
+                .map(|h| Hsm {
+                    id: h.id,
+                    state: h.state,
+                    availability_zone: h.availability_zone,
+                    ip_address: h.ip_address,
+                })
+                .collect(),
+            backup_retention_days: c.backup_retention_days,
+            latest_backup: c.latest_backup.map(|b| Backup {
+                id: b.id,
+                state: b.state,
+                created: b.created,
+                source_region: b.source_region,
+            }),
+            created: c.created,
+        }
+    }
+}
+
+impl From<AlarmIn> for Alarm {
+    fn from(a: AlarmIn) -> Self {
+        Alarm {
+            name: a.name,
+            region: a.region,
+            state: match a.state {
+                AlarmStateIn::Ok => AlarmState::Ok,
+                AlarmStateIn::Alarm => AlarmState::Alarm,
+                AlarmStateIn::InsufficientData => AlarmState::InsufficientData,
+            },
+            reason: a.reason,
+            since: a.since,
+            namespace: a.namespace,
+            metric: a.metric,
+            threshold: a.threshold,
+            comparison: a.comparison,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCOPE: &str = "endpoint http://127.0.0.1:1 profile - account 111122223333";
+
+    fn error(request_id: Option<&str>) -> SourceError {
+        SourceError {
+            operation: "ListResourceTags".into(),
+            code: "AccessDeniedException".into(),
+            message: "not allowed".into(),
+            request_id: request_id.map(str::to_owned),
+        }
+    }
+
+    fn key(id: &str) -> Key {
+        let at = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0);
+        Key {
+            arn: format!("arn:aws:kms:eu-west-1:111122223333:key/{id}"),
+            region: "eu-west-1".into(),
+            key_id: id.into(),
+            aliases: vec!["alias/payments".into()],
+            description: "payments".into(),
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            origin: "AWS_KMS".into(),
+            manager: KeyManager::Customer,
+            state: "PendingDeletion".into(),
+            created: at(0),
+            deletion_date: at(86_400),
+            custom_key_store_id: Some("cks-1".into()),
+            multi_region: Some(MultiRegion {
+                role: MultiRegionRole::Replica,
+                primary_arn: "arn:aws:kms:us-east-1:111122223333:key/mrk-1".into(),
+                primary_region: "us-east-1".into(),
+                replica_regions: vec!["eu-west-1".into()],
+            }),
+            tags: BTreeMap::from([("team".into(), "payments".into())]),
+            rotation: RotationFacts {
+                enabled: Some(true),
+                period_days: Some(90),
+                next_rotation: at(3_600),
+                history: vec![
+                    RotationRecord {
+                        date: at(10).unwrap(),
+                        kind: RotationKind::Automatic,
+                    },
+                    RotationRecord {
+                        date: at(20).unwrap(),
+                        kind: RotationKind::OnDemand,
+                    },
+                ],
+            },
+            errors: vec![error(Some("req-1")), error(None)],
+        }
+    }
+
+    fn snapshots() -> Vec<RegionSnapshot> {
+        let cluster = Cluster {
+            id: "cluster-1".into(),
+            region: "eu-west-1".into(),
+            state: "ACTIVE".into(),
+            state_message: None,
+            hsm_type: "hsm1.medium".into(),
+            hsms: vec![Hsm {
+                id: "hsm-1".into(),
+                state: "ACTIVE".into(),
+                availability_zone: "eu-west-1a".into(),
+                ip_address: Some("10.0.0.1".into()),
+            }],
+            backup_retention_days: Some(90),
+            latest_backup: Some(Backup {
+                id: "backup-1".into(),
+                state: "READY".into(),
+                created: DateTime::from_timestamp(1_700_000_000, 0),
+                source_region: Some("us-east-1".into()),
+            }),
+            created: None,
+        };
+        let alarm = Alarm {
+            name: "kms-errors".into(),
+            region: "eu-west-1".into(),
+            state: AlarmState::InsufficientData,
+            reason: "new".into(),
+            since: None,
+            namespace: Some("AWS/KMS".into()),
+            metric: Some("Errors".into()),
+            threshold: Some(1.5),
+            comparison: Some("GreaterThanThreshold".into()),
+        };
+        vec![
+            RegionSnapshot {
+                region: "eu-west-1".into(),
+                fetched_at: DateTime::from_timestamp(1_700_000_500, 0).unwrap(),
+                keys: Ok(vec![key("k-1"), key("k-2")]),
+                clusters: Ok(vec![cluster]),
+                alarms: Ok(vec![alarm]),
+            },
+            RegionSnapshot {
+                region: "us-east-1".into(),
+                fetched_at: DateTime::from_timestamp(1_700_000_600, 0).unwrap(),
+                keys: Err(error(Some("req-2"))),
+                clusters: Err(error(None)),
+                alarms: Ok(Vec::new()),
+            },
+        ]
+    }
+
+    fn assert_same(a: &[RegionSnapshot], b: &[RegionSnapshot]) {
+        assert_eq!(a.len(), b.len());
+        for (a, b) in a.iter().zip(b) {
+            assert_eq!(a.region, b.region);
+            assert_eq!(a.fetched_at, b.fetched_at);
+            assert_eq!(a.keys, b.keys);
+            assert_eq!(a.clusters, b.clusters);
+            assert_eq!(a.alarms, b.alarms);
+        }
+    }
+
+    #[test]
+    fn snapshots_come_back_as_they_were_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache/keyward").join(FILE_NAME);
+        let saved = snapshots();
+        save(&path, SCOPE, &saved).unwrap();
+
+        let cached = load(&path, SCOPE).expect("the cache loads");
+        assert_same(&saved, &cached.regions);
+        assert!(cached.written_at <= Utc::now());
+    }
+
+    #[test]
+    fn only_the_user_can_read_the_file_or_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache_dir = dir.path().join("keyward");
+        fs::create_dir(&cache_dir).unwrap();
+        fs::set_permissions(&cache_dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let path = cache_dir.join(FILE_NAME);
+        save(&path, SCOPE, &snapshots()).unwrap();
+        // A second save replaces the first in one step and leaves no staging file behind.
+        save(&path, SCOPE, &snapshots()[1..]).unwrap();
+
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&cache_dir), 0o700);
+        let names: Vec<_> = fs::read_dir(&cache_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [FILE_NAME]);
+        assert_eq!(load(&path, SCOPE).unwrap().regions.len(), 1);
+    }
+
+    #[test]
+    fn unusable_files_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        assert!(load(&path, SCOPE).is_none(), "missing");
+
+        save(&path, SCOPE, &snapshots()).unwrap();
+        assert!(load(&path, "another estate").is_none(), "other scope");
+
+        let text = fs::read_to_string(&path).unwrap();
+        let other_version =
+            text.replacen(&format!("\"schema\":{SCHEMA_VERSION}"), "\"schema\":999", 1);
+        assert_ne!(other_version, text);
+        fs::write(&path, other_version).unwrap();
+        assert!(load(&path, SCOPE).is_none(), "other schema version");
+
+        fs::write(&path, &text[..text.len() / 2]).unwrap();
+        assert!(load(&path, SCOPE).is_none(), "truncated");
+
+        fs::write(&path, &text).unwrap();
+        assert!(load(&path, SCOPE).is_some(), "whole again");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(load(&path, SCOPE).is_none(), "readable by others");
+    }
+}
