@@ -336,6 +336,15 @@ async fn rotate_now_plans_with_dry_run_and_rotates_once_with_yes() {
         "{run}"
     );
 
+    // An unknown key is an error (exit 2), not a refusal.
+    let run = estate.keyward(&["key", "rotate", "alias/no-such-key", "--yes"]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(
+        run.stderr
+            .contains("no key \"alias/no-such-key\" in us-east-1"),
+        "{run}"
+    );
+
     // Step 2: the dry run prints the plan, with the account and the quota, and changes nothing.
     let run = estate.keyward(&["key", "rotate", "alias/payments-data", "--dry-run"]);
     run.assert_ok(&[
@@ -1108,7 +1117,11 @@ async fn a_session_of_actions_leaves_a_journal_that_verifies_and_names_tampering
     .unwrap();
     let keyward = |args: &[&str]| -> Run {
         let mut command = estate.command(args);
-        command.env("KEYWARD_CONFIG", &config);
+        // The operator came in over SSH from a documentation address.
+        command
+            .env("KEYWARD_CONFIG", &config)
+            .env("SSH_CLIENT", "203.0.113.7 52345 22")
+            .env_remove("SSH_CONNECTION");
         command.output().unwrap().into()
     };
 
@@ -1171,6 +1184,7 @@ async fn a_session_of_actions_leaves_a_journal_that_verifies_and_names_tampering
     assert_eq!(first["kind"], "action");
     assert_eq!(first["details"]["confirmation"], "yes_flag");
     assert_eq!(first["details"]["plan"]["account"], estate.account());
+    assert_eq!(first["operator"]["ssh_client"], "203.0.113.7");
     assert!(
         first["operator"]["aws_identity"]
             .as_str()
@@ -1205,6 +1219,7 @@ async fn a_session_of_actions_leaves_a_journal_that_verifies_and_names_tampering
     keyward(&["audit", "verify"]).assert_ok(&["intact, 5 entries"]);
     let shown = keyward(&["audit", "show"]);
     shown.assert_ok(&summaries);
+    shown.assert_says(&[" via 203.0.113.7 "]);
 
     // Step 5: an edited entry (the period changed after the fact) is named.
     let run = verify_tampered(&estate, "edited", |lines| {
