@@ -18,6 +18,7 @@ pub mod runtime;
 mod terminal;
 pub mod theme;
 pub mod view;
+pub mod wizard;
 
 use std::time::Duration;
 

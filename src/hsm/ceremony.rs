@@ -241,6 +241,11 @@ impl Ceremony {
             .map_or(0, |i| i + 1)
     }
 
+    /// The step's short title, as step lists and the transcript name it.
+    pub fn title(&self, step: Step) -> String {
+        steps::title(self, step)
+    }
+
     /// What `step` will do, in a sentence for the confirmation screen.
     pub fn describe(&self, step: Step) -> String {
         steps::describe(self, step)

@@ -114,6 +114,13 @@ pub enum Message {
         report: Box<crate::drill::Report>,
         journal: Result<u64, String>,
     },
+    /// A ceremony step ran (or failed); the ceremony comes back with its records.
+    CeremonyStep {
+        ceremony: Box<crate::hsm::ceremony::Ceremony>,
+        error: Option<String>,
+    },
+    /// The ceremony's transcript was written and journaled: where, or why not.
+    CeremonyRecorded(Result<String, String>),
     /// Hangup, terminate, or the input stream ended: leave now.
     Shutdown,
 }
@@ -156,6 +163,14 @@ pub enum Effect {
     },
     /// Run a disaster-recovery drill and journal its verdict.
     Drill(crate::drill::Options),
+    /// Run one ceremony step on a blocking thread; the PINs are consumed by the step.
+    CeremonyStep {
+        ceremony: Box<crate::hsm::ceremony::Ceremony>,
+        step: crate::hsm::ceremony::Step,
+        pins: crate::hsm::ceremony::StepPins,
+    },
+    /// Write the ceremony's transcript beside the journal and journal it.
+    RecordCeremony(Box<crate::hsm::ceremony::Ceremony>),
 }
 
 /// A disaster-recovery drill the console is in.
@@ -173,6 +188,8 @@ pub struct App {
     pub rotation_policy: RotationPolicy,
     pub policy: Policy,
     pub regions: Vec<String>,
+    /// The PKCS#11 module the HSM pane lists and the ceremony wizard drives.
+    pub pkcs11_module: std::path::PathBuf,
     /// Where AWS is reached: an endpoint override, or "AWS".
     pub endpoint: String,
     pub profile: Option<String>,
@@ -212,6 +229,7 @@ impl App {
             rotation_policy: settings.rotation,
             policy: Policy::from_settings(settings),
             regions: settings.regions.clone(),
+            pkcs11_module: settings.pkcs11_module.clone(),
             endpoint: settings
                 .aws
                 .endpoint_url
@@ -253,6 +271,8 @@ impl App {
             || self.hsm.loading
             || matches!(self.overlay, Some(Overlay::Planning(_)))
             || self.drill.as_ref().is_some_and(|d| d.finished.is_none())
+            || matches!(&self.overlay, Some(Overlay::Wizard(w))
+                if matches!(w.stage, super::wizard::Stage::Running { .. }))
             || matches!(&self.overlay, Some(Overlay::Running(r)) if r.finished.is_none())
     }
 
@@ -359,6 +379,35 @@ impl App {
                 }
                 self.dirty = true;
                 vec![Effect::LoadJournal { verify: false }]
+            }
+            Message::CeremonyStep { ceremony, error } => {
+                let Some(Overlay::Wizard(wizard)) = &mut self.overlay else {
+                    return Vec::new();
+                };
+                let initialized = ceremony.records().last().is_some_and(|r| {
+                    r.succeeded() && r.step == crate::hsm::ceremony::Step::InitToken
+                });
+                let action = wizard.step_done(*ceremony, error);
+                self.dirty = true;
+                let mut effects = self.wizard_effects(action);
+                // SoftHSM renumbers the slots once a token is initialized: list them again.
+                if initialized && !self.hsm.loading {
+                    self.hsm.loading = true;
+                    effects.push(Effect::ListHsm);
+                }
+                effects
+            }
+            Message::CeremonyRecorded(outcome) => {
+                if let Some(Overlay::Wizard(wizard)) = &mut self.overlay {
+                    wizard.recorded(outcome);
+                }
+                self.dirty = true;
+                let mut effects = vec![Effect::LoadJournal { verify: false }];
+                if !self.hsm.loading {
+                    self.hsm.loading = true;
+                    effects.push(Effect::ListHsm);
+                }
+                effects
             }
             Message::Shutdown => {
                 self.quit = true;
@@ -567,6 +616,41 @@ impl App {
             required_regions: self.regions.clone(),
             backup_max_age_days: crate::drill::BACKUP_MAX_AGE_DAYS,
         })]
+    }
+
+    pub(super) fn open_wizard(&mut self) {
+        if self.read_only {
+            return;
+        }
+        let operator = crate::audit::Operator::local().user;
+        let wizard = super::wizard::Wizard::new(
+            self.pkcs11_module.clone(),
+            self.hsm.data.as_ref(),
+            operator,
+        );
+        self.overlay = Some(Overlay::Wizard(Box::new(wizard)));
+    }
+
+    /// The effects a wizard action asks for; closing it is the caller's business.
+    pub(super) fn wizard_effects(&mut self, action: super::wizard::WizardAction) -> Vec<Effect> {
+        use super::wizard::WizardAction;
+        match action {
+            WizardAction::None => Vec::new(),
+            WizardAction::Close => {
+                self.overlay = None;
+                Vec::new()
+            }
+            WizardAction::Run {
+                ceremony,
+                step,
+                pins,
+            } => vec![Effect::CeremonyStep {
+                ceremony,
+                step,
+                pins,
+            }],
+            WizardAction::Record(ceremony) => vec![Effect::RecordCeremony(ceremony)],
+        }
     }
 
     pub(super) fn open_new_key_form(&mut self) {

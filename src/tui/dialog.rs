@@ -29,6 +29,8 @@ pub enum Overlay {
         choices: Vec<Option<String>>,
         selected: usize,
     },
+    /// The root-key ceremony wizard.
+    Wizard(Box<super::wizard::Wizard>),
     /// The alias of a new multi-region key, being typed.
     NewKey {
         alias: String,

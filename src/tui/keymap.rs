@@ -36,6 +36,8 @@ pub enum Command {
     Drill,
     /// Create a new multi-region key.
     NewKey,
+    /// Open the root-key ceremony wizard.
+    Ceremony,
 }
 
 /// Where a binding applies.
@@ -295,6 +297,13 @@ pub const BINDINGS: &[Binding] = &[
         Command::NewKey,
         "new multi-region key with alias",
         Scope::Panes(&[Pane::Keys]),
+    ))),
+    hint(changes(bind(
+        "c",
+        &[KeyCode::Char('c')],
+        Command::Ceremony,
+        "ceremony: a root key on a PKCS#11 token",
+        Scope::Panes(&[Pane::Hsm]),
     ))),
     hint(bind(
         "d",

@@ -51,6 +51,10 @@ pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mu
             new_key_lines(app, alias, message.as_deref(), theme),
             0,
         ),
+        Overlay::Wizard(wizard) => {
+            let (title, lines) = super::panes::wizard::lines(wizard, app.spinner, theme);
+            (title, lines, 0)
+        }
         Overlay::Notice { title, lines } => (
             title.clone(),
             lines

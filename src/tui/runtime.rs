@@ -13,6 +13,7 @@ use super::app::{Effect, JournalView, Message, PlanRequest};
 use crate::action::{self, Confirmation, Context, KeyExtras, Plan, Request};
 use crate::audit::{Journal, Operator};
 use crate::aws::{Clients, fetch_key, fetch_region_counted};
+use crate::hsm::ceremony::Ceremony;
 use crate::policy::rotate;
 
 /// What the effects need: the AWS clients, the token module, the journal and the operator.
@@ -22,6 +23,8 @@ pub struct Runtime {
     journal: Arc<Journal>,
     operator: Arc<std::sync::Mutex<Operator>>,
     tx: UnboundedSender<Message>,
+    /// Where ceremony transcripts go: a `ceremonies` folder beside the journal.
+    transcripts: std::path::PathBuf,
     /// The running plan, awaited before the console exits so its journal entry is written.
     action: Option<JoinHandle<()>>,
 }
@@ -33,7 +36,13 @@ impl Runtime {
         journal: Journal,
         tx: UnboundedSender<Message>,
     ) -> Runtime {
+        let transcripts = journal
+            .path()
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("ceremonies");
         Runtime {
+            transcripts,
             clients: Arc::new(clients),
             module,
             journal: Arc::new(journal),
@@ -123,6 +132,48 @@ impl Runtime {
                         report: Box::new(report),
                         journal,
                     });
+                }));
+            }
+            Effect::CeremonyStep {
+                mut ceremony,
+                step,
+                pins,
+            } => {
+                let tx = self.tx.clone();
+                self.action = Some(tokio::spawn(async move {
+                    let ran = tokio::task::spawn_blocking(move || {
+                        let result = ceremony.run_step(step, pins);
+                        (ceremony, result)
+                    })
+                    .await;
+                    match ran {
+                        Ok((ceremony, result)) => {
+                            let error = result.err().map(|e| e.to_string());
+                            match &error {
+                                None => tracing::info!(?step, "ceremony step succeeded"),
+                                Some(err) => {
+                                    tracing::warn!(?step, error = %err, "ceremony step failed")
+                                }
+                            }
+                            let _ = tx.send(Message::CeremonyStep { ceremony, error });
+                        }
+                        Err(join) => {
+                            tracing::error!(error = %join, "the ceremony step task failed")
+                        }
+                    }
+                }));
+            }
+            Effect::RecordCeremony(ceremony) => {
+                let journal = Arc::clone(&self.journal);
+                let dir = self.transcripts.clone();
+                let tx = self.tx.clone();
+                self.action = Some(tokio::spawn(async move {
+                    let recorded = tokio::task::spawn_blocking(move || {
+                        record_ceremony(&ceremony, &dir, &journal)
+                    })
+                    .await
+                    .unwrap_or_else(|join| Err(format!("the transcript task failed: {join}")));
+                    let _ = tx.send(Message::CeremonyRecorded(recorded));
                 }));
             }
             Effect::LoadJournal { verify } => {
@@ -265,6 +316,27 @@ async fn build_plan(
             Ok(plan)
         }
     }
+}
+
+/// Writes the transcript (Markdown and JSON) into `dir` and journals it.
+fn record_ceremony(
+    ceremony: &Ceremony,
+    dir: &std::path::Path,
+    journal: &Journal,
+) -> Result<String, String> {
+    let transcript = ceremony.transcript();
+    let files = transcript
+        .write(dir)
+        .map_err(|e| format!("writing the transcript into {}: {e}", dir.display()))?;
+    let entry = crate::hsm::ceremony::transcript::record(journal, &transcript, Some(&files))
+        .map_err(|e| format!("the transcript is written but NOT journaled: {e}"))?;
+    tracing::info!(seq = entry.seq, "ceremony transcript written and journaled");
+    Ok(format!(
+        "transcript {} and {}; journaled as entry {}",
+        files.markdown.display(),
+        files.json.display(),
+        entry.seq
+    ))
 }
 
 fn read_journal(journal: &Journal, verify: bool) -> Result<JournalView, String> {

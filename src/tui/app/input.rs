@@ -101,6 +101,7 @@ impl App {
             }
             Command::Drill => self.toggle_drill(),
             Command::NewKey => self.open_new_key_form(),
+            Command::Ceremony => self.open_wizard(),
         }
         Vec::new()
     }
@@ -134,6 +135,15 @@ impl App {
                     Vec::new()
                 }
             },
+            Overlay::Wizard(mut wizard) => {
+                if ctrl_c {
+                    // Quitting is honoured after a running step (the runtime waits for it).
+                    self.quit = true;
+                }
+                let action = wizard.on_key(key);
+                self.overlay = Some(Overlay::Wizard(wizard));
+                self.wizard_effects(action)
+            }
             Overlay::NewKey { mut alias, .. } => {
                 if key.code == KeyCode::Esc || ctrl_c {
                     return Vec::new();

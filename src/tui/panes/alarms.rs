@@ -14,21 +14,33 @@ use crate::tui::view::{age, error_lines};
 
 pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     let alarms: Vec<_> = app.estate.alarms().collect();
-    let mut errors = Vec::new();
-    for (region, state) in app.estate.iter() {
-        if let Some(err) = &state.alarms.error {
-            errors.extend(error_lines(region, err, state.alarms.fetched_at, app.now));
-        }
-    }
+    let failed: Vec<_> = app
+        .estate
+        .iter()
+        .filter_map(|(region, state)| {
+            Some((
+                region,
+                state.alarms.error.as_ref()?,
+                state.alarms.fetched_at,
+            ))
+        })
+        .collect();
     let title = format!("CloudWatch alarms: {}", alarms.len());
     if alarms.is_empty() {
-        let mut lines = errors;
+        let mut lines: Vec<String> = failed
+            .iter()
+            .flat_map(|(region, err, at)| error_lines(region, err, *at, app.now))
+            .collect();
         if lines.is_empty() {
             lines.push("No alarms in the watched regions.".into());
         }
         super::message(lines, title, theme, area, frame);
         return;
     }
+    let errors: Vec<_> = failed
+        .iter()
+        .map(|(region, err, at)| super::error_row(region, err, *at, app.now, 5, theme))
+        .collect();
     let height = table_rows(area).saturating_sub(errors.len());
     let offset = scroll_offset(app.alarms_selected, height, alarms.len());
     let rows = alarms
@@ -55,11 +67,7 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             ])
             .style(style)
         })
-        .chain(
-            errors
-                .into_iter()
-                .map(|e| Row::new(vec![Span::styled(e, theme.bad())])),
-        );
+        .chain(errors);
     let widths = [
         Constraint::Length(14),
         Constraint::Length(22),

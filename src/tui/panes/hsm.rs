@@ -30,7 +30,14 @@ fn render_clusters(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     let mut errors = Vec::new();
     for (region, state) in app.estate.iter() {
         if let Some(err) = &state.clusters.error {
-            errors.push(error_lines(region, err, state.clusters.fetched_at, app.now).join("; "));
+            errors.push(super::error_row(
+                region,
+                err,
+                state.clusters.fetched_at,
+                app.now,
+                6,
+                theme,
+            ));
         }
     }
     let title = format!("CloudHSM clusters: {}", clusters.len());
@@ -80,11 +87,7 @@ fn render_clusters(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             ])
             .style(style)
         })
-        .chain(
-            errors
-                .into_iter()
-                .map(|e| Row::new(vec![Span::styled(e, theme.bad())])),
-        );
+        .chain(errors);
     let widths = [
         Constraint::Length(14),
         Constraint::Length(20),
