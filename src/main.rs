@@ -76,7 +76,7 @@ async fn run(
     match cli.command {
         None => {
             let journal = journal(cli.global.audit_log)?;
-            keyward::tui::run(settings, journal).await?;
+            keyward::tui::run(settings, journal, keyward::cache::default_path()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Sandbox(_)) => {

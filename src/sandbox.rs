@@ -150,7 +150,7 @@ pub async fn run(settings: Settings, prepared: Prepared) -> Result<(), SandboxEr
     } else {
         let settings = sandbox_settings(settings, &moto, &prepared.token);
         let journal = crate::audit::Journal::at(dir.join("audit.jsonl"));
-        let console = crate::tui::run(settings, journal);
+        let console = crate::tui::run(settings, journal, Some(dir.join("snapshot.json")));
         tokio::pin!(console);
         tokio::select! {
             outcome = &mut console => outcome.map_err(SandboxError::Console),

@@ -43,11 +43,23 @@ const SPINNER_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Runs the console until the operator quits, the terminal hangs up or a signal ends it.
 /// A plan that is running when that happens finishes and is journaled first.
-pub async fn run(settings: Settings, journal: Journal) -> anyhow::Result<()> {
+///
+/// `cache` is the snapshot cache: the first frame shows what it holds for this estate, marked
+/// stale, and it is rewritten once every region has been read live.
+pub async fn run(
+    settings: Settings,
+    journal: Journal,
+    cache: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let logged = crate::logging::init_tui();
+    let scope = cache_scope(&settings);
+    let cached = cache
+        .as_deref()
+        .and_then(|path| crate::cache::load(path, &scope));
     let clients = Clients::new(&settings.aws, &settings.regions).await;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut runtime = Runtime::new(clients, settings.pkcs11_module.clone(), journal, tx);
+    let cache = cache.map(|path| (path, scope));
+    let mut runtime = Runtime::new(clients, settings.pkcs11_module.clone(), journal, cache, tx);
     let mut app = App::new(&settings, Utc::now());
     let theme = Theme::from_env();
 
@@ -61,6 +73,9 @@ pub async fn run(settings: Settings, journal: Journal) -> anyhow::Result<()> {
     runtime.identify();
     for effect in app.start() {
         runtime.apply(effect);
+    }
+    if let Some(cached) = cached {
+        app.update(Message::Cached(cached.regions));
     }
 
     let mut events = EventStream::new();
@@ -115,4 +130,15 @@ pub async fn run(settings: Settings, journal: Journal) -> anyhow::Result<()> {
     runtime.finish().await;
     tracing::info!("console stopped");
     failure.map_or(Ok(()), Err)
+}
+
+/// Names the estate a snapshot cache belongs to, so another estate's cache is never shown.
+fn cache_scope(settings: &Settings) -> String {
+    format!(
+        "endpoint={} profile={} account={} regions={}",
+        settings.aws.endpoint_url.as_deref().unwrap_or("aws"),
+        settings.aws.profile.as_deref().unwrap_or("-"),
+        settings.aws.emulator_account_id.as_deref().unwrap_or("-"),
+        settings.regions.join(",")
+    )
 }

@@ -16,8 +16,8 @@ use support::pty::Terminal;
 
 /// moto with the sandbox estate in an account of this test's own.
 struct Estate {
-    _runtime: tokio::runtime::Runtime,
-    _moto: MotoServer,
+    runtime: tokio::runtime::Runtime,
+    moto: Option<MotoServer>,
     env: Vec<(&'static str, String)>,
     journal: tempfile::TempDir,
 }
@@ -42,8 +42,8 @@ fn seeded() -> Estate {
     ));
     env.push(("NO_COLOR", "1".into()));
     Estate {
-        _runtime: runtime,
-        _moto: moto,
+        runtime,
+        moto: Some(moto),
         env,
         journal,
     }
@@ -190,7 +190,9 @@ fn a_drill_losing_a_region_shows_on_one_screen_what_survives() {
     term.wait_for_text("lose eu-west-1");
     // The choices are: no region, then the regions in order.
     term.send(b"jj\r");
-    let screen = term.wait_for("the verdict", |s| s.contains("verdict "));
+    let screen = term.wait_for("the verdict", |s| {
+        s.contains("verdict FAILED") || s.contains("verdict PASSED")
+    });
     assert!(screen.contains("DR DRILL  losing eu-west-1"), "{screen}");
     assert!(
         screen.contains("Drill: what losing eu-west-1 would mean"),
@@ -213,4 +215,59 @@ fn a_drill_losing_a_region_shows_on_one_screen_what_survives() {
         journal.contains("DR drill losing eu-west-1: FAILED"),
         "{journal}"
     );
+}
+
+/// Every file named `name` below `dir`.
+fn find(dir: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(find(&path, name));
+        } else if path.file_name().is_some_and(|n| n == name) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_last_snapshot_is_shown_marked_cached_when_the_endpoint_is_gone() {
+    let mut estate = seeded();
+    let cache = tempfile::tempdir().unwrap();
+    estate
+        .env
+        .push(("XDG_CACHE_HOME", cache.path().display().to_string()));
+
+    // Step 1: a first run reads the estate live and leaves the snapshot cache behind.
+    let mut term = console(&estate);
+    term.wait_for("every region read", |s| {
+        plan::REGIONS.iter().all(|r| s.contains(r)) && !s.contains("loading")
+    });
+    let deadline = std::time::Instant::now() + support::pty::SCREEN_DEADLINE;
+    while find(cache.path(), "snapshot.json").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no snapshot cache was written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    term.send(b"q");
+    assert_eq!(term.wait_exit(), 0);
+    let file = &find(cache.path(), "snapshot.json")[0];
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the cache is readable by the user alone");
+
+    // Step 2: moto is gone; the next run shows the cached keys, says so, and shows the errors.
+    let moto = estate.moto.take().unwrap();
+    estate.runtime.block_on(moto.stop()).expect("stop moto");
+    let mut term = console(&estate);
+    term.send(b"2");
+    let screen = term.wait_for("the cached keys and the live errors", |s| {
+        s.contains("alias/payments-data") && s.contains("cached") && s.contains("ERROR")
+    });
+    assert!(screen.contains("ConnectionFailed"), "{screen}");
+    term.send(b"q");
+    assert_eq!(term.wait_exit(), 0);
 }

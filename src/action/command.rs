@@ -184,7 +184,7 @@ fn request_of(action: &KeyAction) -> (&str, Request) {
 /// Why a new key's `alias` cannot be made, when it already names a key in a region of `plan`:
 /// the plan would create a key its alias step then fails to name, and leave it behind. A
 /// region that cannot be asked is left to the plan's own alias step to report.
-async fn alias_taken(clients: &Clients, alias: &str, plan: &Plan) -> Option<super::Refusal> {
+pub async fn alias_taken(clients: &Clients, alias: &str, plan: &Plan) -> Option<super::Refusal> {
     let mut regions: Vec<&str> = plan.steps.iter().map(|s| s.region.as_str()).collect();
     let mut seen = std::collections::HashSet::new();
     regions.retain(|region| seen.insert(*region));

@@ -84,6 +84,8 @@ pub enum Message {
     Input(Event),
     /// A region's refresh finished, well or not, with how often AWS throttled it.
     Region(RegionFetch),
+    /// The snapshot cache of the last run, shown marked stale until each region is read live.
+    Cached(Vec<RegionSnapshot>),
     /// The PKCS#11 module was listed.
     Hsm(Fetched<HsmSnapshot>, DateTime<Utc>),
     /// The refresh interval elapsed.
@@ -125,6 +127,15 @@ pub enum Message {
     Shutdown,
 }
 
+/// One region to refresh, with what is known of it: an incremental refresh re-describes only
+/// the keys that need it, a full one (`previous` empty) reads every key.
+#[derive(Debug)]
+pub struct RegionRefresh {
+    pub region: String,
+    /// The keys of the last good read and when it was made.
+    pub previous: Option<(Vec<Key>, DateTime<Utc>)>,
+}
+
 /// What the plan for an operator's request needs.
 #[derive(Debug, Clone)]
 pub enum PlanRequest {
@@ -149,7 +160,9 @@ pub enum PlanRequest {
 #[derive(Debug)]
 pub enum Effect {
     /// Refresh these regions (none of them is already refreshing).
-    Refresh(Vec<String>),
+    Refresh(Vec<RegionRefresh>),
+    /// Save the estate's last good data as the snapshot cache for the next start.
+    SaveCache(Vec<RegionSnapshot>),
     ListHsm,
     BuildPlan(PlanRequest, Context),
     Run {
@@ -210,6 +223,8 @@ pub struct App {
     /// Keys marked for a rotation approval, by ARN.
     pub marked: BTreeSet<String>,
     pub overlay: Option<Overlay>,
+    /// Regions showing the snapshot cache of an earlier run, not yet read live.
+    pub stale: BTreeSet<String>,
     /// Set while the console is in drill mode.
     pub drill: Option<DrillView>,
     /// Frame counter for the loading spinner.
@@ -252,6 +267,7 @@ impl App {
             marked: BTreeSet::new(),
             overlay: None,
             drill: None,
+            stale: BTreeSet::new(),
             spinner: 0,
             quit: false,
             dirty: true,
@@ -260,7 +276,7 @@ impl App {
 
     /// The effects to start with: every region, the PKCS#11 module and the journal.
     pub fn start(&mut self) -> Vec<Effect> {
-        let mut effects = self.refresh_all();
+        let mut effects = self.refresh_all(false);
         effects.push(Effect::LoadJournal { verify: false });
         effects
     }
@@ -289,8 +305,32 @@ impl App {
         match message {
             Message::Input(event) => self.on_input(event),
             Message::Region(fetch) => {
+                self.stale.remove(&fetch.snapshot.region);
                 if let Some(state) = self.estate.regions.get_mut(&fetch.snapshot.region) {
                     state.absorb_fetch(fetch);
+                }
+                self.rebuild();
+                self.dirty = true;
+                // Once every region has answered, what was read is kept for the next start.
+                let settled = self.estate.iter().all(|(_, s)| !s.is_loading());
+                if settled && self.stale.is_empty() {
+                    vec![Effect::SaveCache(self.snapshots())]
+                } else {
+                    Vec::new()
+                }
+            }
+            Message::Cached(snapshots) => {
+                for snapshot in snapshots {
+                    if let Some(state) = self.estate.regions.get_mut(&snapshot.region)
+                        && state.keys.data.is_none()
+                    {
+                        self.stale.insert(snapshot.region.clone());
+                        let loading = state.is_loading();
+                        state.absorb(snapshot);
+                        if loading {
+                            state.set_loading();
+                        }
+                    }
                 }
                 self.rebuild();
                 self.dirty = true;
@@ -302,7 +342,7 @@ impl App {
                 Vec::new()
             }
             Message::RefreshDue => {
-                let effects = self.refresh_all();
+                let effects = self.refresh_all(false);
                 self.dirty |= !effects.is_empty();
                 effects
             }
@@ -349,7 +389,7 @@ impl App {
                 }
                 self.dirty = true;
                 let mut effects = vec![Effect::LoadJournal { verify: false }];
-                effects.extend(self.refresh_all());
+                effects.extend(self.refresh_all(false));
                 effects
             }
             Message::KeyRead { region, key } => {
@@ -432,7 +472,8 @@ impl App {
         self.marked.retain(|arn| due.contains(arn.as_str()));
     }
 
-    /// The estate's last good data per region, as snapshots the policy evaluation reads.
+    /// The estate's last good data per region, as snapshots the policy evaluation and the
+    /// cache read.
     fn snapshots(&self) -> Vec<RegionSnapshot> {
         self.estate
             .iter()
@@ -446,8 +487,8 @@ impl App {
                     region: region.to_owned(),
                     fetched_at: state.keys.fetched_at.unwrap_or(self.now),
                     keys,
-                    clusters: Ok(Vec::new()),
-                    alarms: Ok(Vec::new()),
+                    clusters: last_good(&state.clusters),
+                    alarms: last_good(&state.alarms),
                 })
             })
             .collect()
@@ -473,15 +514,24 @@ impl App {
         self.rebuild();
     }
 
-    /// Refresh effects for every region not already refreshing, and the PKCS#11 module.
-    pub(super) fn refresh_all(&mut self) -> Vec<Effect> {
+    /// Refresh effects for every region not already refreshing, and the PKCS#11 module. An
+    /// interval refresh is incremental; `full` reads every key again, as an operator's `r`
+    /// asks.
+    pub(super) fn refresh_all(&mut self, full: bool) -> Vec<Effect> {
         let mut regions = Vec::new();
         for region in &self.regions {
             if let Some(state) = self.estate.regions.get_mut(region)
                 && !state.is_loading()
             {
                 state.set_loading();
-                regions.push(region.clone());
+                let previous = match (&state.keys.data, state.keys.fetched_at) {
+                    (Some(keys), Some(at)) if !full => Some((keys.clone(), at)),
+                    _ => None,
+                };
+                regions.push(RegionRefresh {
+                    region: region.clone(),
+                    previous,
+                });
             }
         }
         let mut effects = Vec::new();
@@ -729,6 +779,15 @@ impl App {
             PlanRequest::Approve(items),
             self.context(),
         )]
+    }
+}
+
+/// A feed's last good data, or its error when it never had any.
+fn last_good<T: Clone>(feed: &Feed<Vec<T>>) -> Fetched<Vec<T>> {
+    match (&feed.data, &feed.error) {
+        (Some(data), _) => Ok(data.clone()),
+        (None, Some(err)) => Err(err.clone()),
+        (None, None) => Ok(Vec::new()),
     }
 }
 

@@ -9,10 +9,10 @@ use chrono::Utc;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
-use super::app::{Effect, JournalView, Message, PlanRequest};
+use super::app::{Effect, JournalView, Message, PlanRequest, RegionRefresh};
 use crate::action::{self, Confirmation, Context, KeyExtras, Plan, Request};
 use crate::audit::{Journal, Operator};
-use crate::aws::{Clients, fetch_key, fetch_region_counted};
+use crate::aws::{Clients, Known, fetch_key, fetch_region_incremental};
 use crate::hsm::ceremony::Ceremony;
 use crate::policy::rotate;
 
@@ -23,6 +23,9 @@ pub struct Runtime {
     journal: Arc<Journal>,
     operator: Arc<std::sync::Mutex<Operator>>,
     tx: UnboundedSender<Message>,
+    /// The snapshot cache file, and the estate it belongs to.
+    cache: Option<std::path::PathBuf>,
+    scope: String,
     /// Where ceremony transcripts go: a `ceremonies` folder beside the journal.
     transcripts: std::path::PathBuf,
     /// The running plan, awaited before the console exits so its journal entry is written.
@@ -34,14 +37,21 @@ impl Runtime {
         clients: Clients,
         module: std::path::PathBuf,
         journal: Journal,
+        cache: Option<(std::path::PathBuf, String)>,
         tx: UnboundedSender<Message>,
     ) -> Runtime {
+        let (cache, scope) = match cache {
+            Some((path, scope)) => (Some(path), scope),
+            None => (None, String::new()),
+        };
         let transcripts = journal
             .path()
             .parent()
             .unwrap_or(std::path::Path::new("."))
             .join("ceremonies");
         Runtime {
+            cache,
+            scope,
             transcripts,
             clients: Arc::new(clients),
             module,
@@ -74,6 +84,17 @@ impl Runtime {
                 for region in regions {
                     self.refresh(region);
                 }
+            }
+            Effect::SaveCache(snapshots) => {
+                let Some(path) = self.cache.clone() else {
+                    return;
+                };
+                let scope = self.scope.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(err) = crate::cache::save(&path, &scope, &snapshots) {
+                        tracing::warn!(error = %err, "the snapshot cache was not saved");
+                    }
+                });
             }
             Effect::ListHsm => {
                 let tx = self.tx.clone();
@@ -186,13 +207,17 @@ impl Runtime {
         }
     }
 
-    fn refresh(&self, region: String) {
-        let Some(clients) = self.clients.region(&region).cloned() else {
+    fn refresh(&self, refresh: RegionRefresh) {
+        let Some(clients) = self.clients.region(&refresh.region).cloned() else {
             return;
         };
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let fetch = fetch_region_counted(&clients).await;
+            let known = refresh
+                .previous
+                .as_ref()
+                .map(|(keys, at)| Known::new(keys, *at));
+            let fetch = fetch_region_incremental(&clients, known, Utc::now()).await;
             let _ = tx.send(Message::Region(fetch));
         });
     }
@@ -278,15 +303,22 @@ async fn build_plan(
             primary,
             replicas,
             period_days,
-        } => action::preflight::plan_new_multi_region_key(
-            &primary,
-            &alias,
-            "",
-            period_days,
-            &replicas,
-            ctx,
-        )
-        .map_err(|r| r.0),
+        } => {
+            let plan = action::preflight::plan_new_multi_region_key(
+                &primary,
+                &alias,
+                "",
+                period_days,
+                &replicas,
+                ctx,
+            )
+            .map_err(|r| r.0)?;
+            // An alias already in use would leave the new key behind, unnamed.
+            match action::command::alias_taken(clients, &alias, &plan).await {
+                Some(refusal) => Err(refusal.0),
+                None => Ok(plan),
+            }
+        }
         PlanRequest::Approve(items) => {
             let mut plans = Vec::new();
             let mut refused = Vec::new();

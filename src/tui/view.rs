@@ -130,7 +130,10 @@ fn region_line(app: &App, theme: Theme) -> Line<'static> {
         if !spans.is_empty() {
             spans.push(Span::raw("  "));
         }
-        let (text, style) = region_status(state, app.now, app.spinner);
+        let (mut text, style) = region_status(state, app.now, app.spinner);
+        if app.stale.contains(region) {
+            text = format!("cached, {text}");
+        }
         spans.push(Span::raw(format!("{region} ")));
         spans.push(Span::styled(
             text,

@@ -15,6 +15,9 @@ pub struct Terminal {
     writer: Box<dyn Write + Send>,
     child: Box<dyn Child + Send + Sync>,
     parser: Arc<Mutex<vt100::Parser>>,
+    /// A cache directory of this terminal's own, unless the test named one, so no test reads
+    /// or writes the user's snapshot cache.
+    _cache: Option<tempfile::TempDir>,
 }
 
 impl Terminal {
@@ -31,6 +34,13 @@ impl Terminal {
         let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_keyward"));
         command.args(args);
         command.env("TERM", "xterm-256color");
+        let cache = if env.iter().any(|(name, _)| *name == "XDG_CACHE_HOME") {
+            None
+        } else {
+            let dir = tempfile::tempdir().expect("a cache directory");
+            command.env("XDG_CACHE_HOME", dir.path());
+            Some(dir)
+        };
         for (name, value) in env {
             command.env(name, value);
         }
@@ -58,6 +68,7 @@ impl Terminal {
             writer,
             child,
             parser,
+            _cache: cache,
         }
     }
 

@@ -76,7 +76,7 @@ impl App {
             Command::NextPane => return self.show(self.pane.offset(1)),
             Command::PreviousPane => return self.show(self.pane.offset(-1)),
             Command::ShowPane(pane) => return self.show(pane),
-            Command::Refresh => return self.refresh_all(),
+            Command::Refresh => return self.refresh_all(true),
             Command::SelectPrevious => self.move_selection(-1),
             Command::SelectNext => self.move_selection(1),
             Command::PageUp => self.move_selection(-PAGE_ROWS),

@@ -80,7 +80,7 @@ fn a_refresh_is_never_started_twice_for_a_region() {
     assert!(second.is_empty(), "{second:?}");
     app.update(Message::Region(fixture::snapshot("eu-west-1").into()));
     let third = press(&mut app, KeyCode::Char('r'));
-    assert!(matches!(&third[0], Effect::Refresh(r) if r == &["eu-west-1".to_owned()]));
+    assert!(matches!(&third[0], Effect::Refresh(r) if r.len() == 1 && r[0].region == "eu-west-1"));
 }
 
 #[test]
@@ -468,6 +468,59 @@ fn a_new_multi_region_key_is_planned_from_the_typed_alias() {
                 &["eu-west-1".to_owned(), "ap-southeast-2".to_owned()]
             );
             assert_eq!(*period_days, 90);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_interval_refresh_is_incremental_and_r_reads_every_key() {
+    let mut app = fixture::app();
+    let interval = app.update(Message::RefreshDue);
+    match &interval[0] {
+        Effect::Refresh(regions) => {
+            assert!(regions.iter().all(|r| {
+                r.previous
+                    .as_ref()
+                    .is_some_and(|(keys, _)| !keys.is_empty())
+            }));
+        }
+        other => panic!("{other:?}"),
+    }
+    for region in fixture::REGIONS {
+        app.update(Message::Region(fixture::snapshot(region).into()));
+    }
+    match &press(&mut app, KeyCode::Char('r'))[0] {
+        Effect::Refresh(regions) => assert!(regions.iter().all(|r| r.previous.is_none())),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_cache_shows_marked_stale_until_read_live_and_is_saved_once_all_have_answered() {
+    let mut app = App::new(&fixture::settings(), fixture::now());
+    app.start();
+    app.update(Message::Cached(vec![fixture::snapshot("us-east-1")]));
+    assert!(app.stale.contains("us-east-1"));
+    assert!(!app.keys.rows.is_empty(), "the cached keys are shown");
+    assert!(
+        app.estate.regions["us-east-1"].is_loading(),
+        "and still being read"
+    );
+
+    let first = app.update(Message::Region(fixture::snapshot("us-east-1").into()));
+    assert!(first.is_empty(), "saved before every region answered");
+    assert!(app.stale.is_empty());
+    app.update(Message::Region(fixture::snapshot("eu-west-1").into()));
+    let last = app.update(Message::Region(fixture::snapshot("ap-southeast-2").into()));
+    match &last[..] {
+        [Effect::SaveCache(snapshots)] => {
+            assert_eq!(snapshots.len(), 3);
+            assert!(
+                snapshots
+                    .iter()
+                    .all(|s| s.clusters.as_ref().is_ok_and(|c| !c.is_empty()))
+            );
         }
         other => panic!("{other:?}"),
     }
