@@ -96,6 +96,25 @@ fn an_officer_runs_a_whole_ceremony_from_the_keyboard() {
     term.wait_for("the new token listed", |s| {
         s.contains("\"root-") && s.contains("user PIN set")
     });
+    // Logged in as the user, the pane lists the root key: sensitive, never extractable, made
+    // on the token, with the KCV the ceremony showed.
+    let kcv = done
+        .split("KCV ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the ceremony's KCV")
+        .to_owned();
+    term.send(b"l");
+    term.wait_for_text("Enter asks for its user PIN");
+    term.send(b"\r");
+    type_pin(&mut term, USER_PIN);
+    let objects = term.wait_for("the token's objects", |s| s.contains("Objects on"));
+    for needed in ["sensitive", "not extractable", "never extractable", "generated on the token"] {
+        assert!(objects.contains(needed), "{needed}:\n{objects}");
+    }
+    assert!(objects.contains(&format!("KCV {kcv}")), "KCV {kcv}:\n{objects}");
+    assert!(!objects.contains(USER_PIN));
+
     // The log pane, at debug level, holds no PIN either.
     term.send(b"8");
     let log = term.wait_for("the log pane", |s| s.contains("ceremony step succeeded"));

@@ -84,6 +84,11 @@ pub enum Message {
     Input(Event),
     /// A region's refresh finished, well or not, with how often AWS throttled it.
     Region(RegionFetch),
+    /// The objects on a token, listed after the operator logged in.
+    Objects {
+        token: crate::hsm::TokenRef,
+        objects: Fetched<Vec<crate::estate::ObjectView>>,
+    },
     /// The snapshot cache of the last run, shown marked stale until each region is read live.
     Cached(Vec<RegionSnapshot>),
     /// The PKCS#11 module was listed.
@@ -182,6 +187,11 @@ pub enum Effect {
         step: crate::hsm::ceremony::Step,
         pins: crate::hsm::ceremony::StepPins,
     },
+    /// Log in to `token` as its user with `pin` (consumed by the call), list, log out.
+    ListObjects {
+        token: crate::hsm::TokenRef,
+        pin: secrecy::SecretString,
+    },
     /// Write the ceremony's transcript beside the journal and journal it.
     RecordCeremony(Box<crate::hsm::ceremony::Ceremony>),
 }
@@ -223,6 +233,11 @@ pub struct App {
     /// Keys marked for a rotation approval, by ARN.
     pub marked: BTreeSet<String>,
     pub overlay: Option<Overlay>,
+    /// The objects of the token the operator last logged in to.
+    pub objects: Option<(
+        crate::hsm::TokenRef,
+        Fetched<Vec<crate::estate::ObjectView>>,
+    )>,
     /// Regions showing the snapshot cache of an earlier run, not yet read live.
     pub stale: BTreeSet<String>,
     /// Set while the console is in drill mode.
@@ -268,6 +283,7 @@ impl App {
             overlay: None,
             drill: None,
             stale: BTreeSet::new(),
+            objects: None,
             spinner: 0,
             quit: false,
             dirty: true,
@@ -318,6 +334,11 @@ impl App {
                 } else {
                     Vec::new()
                 }
+            }
+            Message::Objects { token, objects } => {
+                self.objects = Some((token, objects));
+                self.dirty = true;
+                Vec::new()
             }
             Message::Cached(snapshots) => {
                 for snapshot in snapshots {
@@ -666,6 +687,26 @@ impl App {
             required_regions: self.regions.clone(),
             backup_max_age_days: crate::drill::BACKUP_MAX_AGE_DAYS,
         })]
+    }
+
+    pub(super) fn open_login(&mut self) {
+        let tokens: Vec<crate::hsm::TokenRef> = self
+            .hsm
+            .data
+            .iter()
+            .flat_map(|s| s.slots.iter())
+            .filter_map(|slot| slot.token.as_ref())
+            .filter(|t| t.initialized && t.user_pin_initialized)
+            .map(crate::hsm::TokenRef::from)
+            .collect();
+        self.overlay = Some(if tokens.is_empty() {
+            Overlay::Notice {
+                title: "Log in".into(),
+                lines: vec!["No token with a user PIN is listed: run a ceremony first (c).".into()],
+            }
+        } else {
+            Overlay::Login(super::dialog::Login::new(tokens))
+        });
     }
 
     pub(super) fn open_wizard(&mut self) {

@@ -29,6 +29,8 @@ pub enum Overlay {
         choices: Vec<Option<String>>,
         selected: usize,
     },
+    /// A token chosen and its user PIN typed, to list the objects on it.
+    Login(Login),
     /// The root-key ceremony wizard.
     Wizard(Box<super::wizard::Wizard>),
     /// The alias of a new multi-region key, being typed.
@@ -238,5 +240,70 @@ impl Running {
             steps: Vec::new(),
             finished: None,
         }
+    }
+}
+
+/// Logging in to a token to list its objects: the token chosen, then the user PIN typed into
+/// a buffer that is zeroized when dropped and never drawn.
+pub struct Login {
+    pub tokens: Vec<crate::hsm::TokenRef>,
+    pub selected: usize,
+    /// The PIN being typed, once a token is chosen.
+    pub pin: Option<zeroize::Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("tokens", &self.tokens)
+            .field("selected", &self.selected)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest PIN PKCS#11 tokens accept; a buffer this size never moves while it grows.
+pub const MAX_PIN_BYTES: usize = 255;
+
+impl Login {
+    pub fn new(tokens: Vec<crate::hsm::TokenRef>) -> Login {
+        Login {
+            tokens,
+            selected: 0,
+            pin: None,
+        }
+    }
+
+    /// Handles a key: `Some((token, pin))` once a PIN was typed for the chosen token.
+    pub fn on_key(
+        &mut self,
+        key: KeyEvent,
+    ) -> Option<(crate::hsm::TokenRef, secrecy::SecretString)> {
+        match &mut self.pin {
+            None => match key.code {
+                KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => {
+                    self.selected = (self.selected + 1).min(self.tokens.len().saturating_sub(1));
+                }
+                KeyCode::Enter if !self.tokens.is_empty() => {
+                    self.pin = Some(zeroize::Zeroizing::new(String::with_capacity(
+                        MAX_PIN_BYTES,
+                    )));
+                }
+                _ => {}
+            },
+            Some(pin) => match key.code {
+                KeyCode::Backspace => {
+                    pin.pop();
+                }
+                KeyCode::Enter if !pin.is_empty() => {
+                    let secret = secrecy::SecretString::from(pin.as_str());
+                    pin.clear();
+                    return Some((self.tokens[self.selected].clone(), secret));
+                }
+                KeyCode::Char(c) if pin.len() + c.len_utf8() <= MAX_PIN_BYTES => pin.push(c),
+                _ => {}
+            },
+        }
+        None
     }
 }

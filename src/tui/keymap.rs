@@ -38,6 +38,8 @@ pub enum Command {
     NewKey,
     /// Open the root-key ceremony wizard.
     Ceremony,
+    /// Log in to a token as its user and list the objects on it.
+    Login,
 }
 
 /// Where a binding applies.
@@ -298,6 +300,13 @@ pub const BINDINGS: &[Binding] = &[
         "new multi-region key with alias",
         Scope::Panes(&[Pane::Keys]),
     ))),
+    hint(bind(
+        "l",
+        &[KeyCode::Char('l')],
+        Command::Login,
+        "log in: list a token's objects and KCVs",
+        Scope::Panes(&[Pane::Hsm]),
+    )),
     hint(changes(bind(
         "c",
         &[KeyCode::Char('c')],

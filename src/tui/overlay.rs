@@ -51,6 +51,7 @@ pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mu
             new_key_lines(app, alias, message.as_deref(), theme),
             0,
         ),
+        Overlay::Login(login) => ("Log in to a token".to_owned(), login_lines(login, theme), 0),
         Overlay::Wizard(wizard) => {
             let (title, lines) = super::panes::wizard::lines(wizard, app.spinner, theme);
             (title, lines, 0)
@@ -367,5 +368,43 @@ fn new_key_lines(
         "Enter shows the plan (nothing runs yet), Esc closes.",
         theme.dim(),
     ));
+    lines
+}
+
+fn login_lines(login: &super::dialog::Login, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for (position, token) in login.tokens.iter().enumerate() {
+        let marker = if position == login.selected {
+            "> "
+        } else {
+            "  "
+        };
+        let text = format!("{marker}{token}");
+        lines.push(if position == login.selected {
+            Line::styled(text, theme.selected())
+        } else {
+            Line::raw(text)
+        });
+    }
+    match &login.pin {
+        None => lines.push(Line::styled(
+            "↑↓ choose the token, Enter asks for its user PIN, Esc closes",
+            theme.dim(),
+        )),
+        Some(pin) => {
+            lines.push(Line::from(vec![
+                Span::styled("user PIN: ", theme.title()),
+                Span::raw(if pin.is_empty() {
+                    ""
+                } else {
+                    "•••••• (hidden)"
+                }),
+            ]));
+            lines.push(Line::styled(
+                "Enter logs in, lists the objects and logs out; nothing typed is shown",
+                theme.dim(),
+            ));
+        }
+    }
     lines
 }

@@ -184,6 +184,16 @@ impl Runtime {
                     }
                 }));
             }
+            Effect::ListObjects { token, pin } => {
+                let module = self.module.clone();
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let objects = crate::hsm::list_token_objects(&module, &token, &pin)
+                        .map_err(|e| e.to_source_error());
+                    drop(pin);
+                    let _ = tx.send(Message::Objects { token, objects });
+                });
+            }
             Effect::RecordCeremony(ceremony) => {
                 let journal = Arc::clone(&self.journal);
                 let dir = self.transcripts.clone();

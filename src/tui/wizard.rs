@@ -16,8 +16,7 @@ use crate::hsm::ceremony::{
 };
 use crate::hsm::{Role, TokenRef};
 
-/// The longest PIN PKCS#11 tokens accept; the buffer never grows past it, so it never moves.
-const MAX_PIN_BYTES: usize = 255;
+use super::dialog::MAX_PIN_BYTES;
 
 /// The form's fields, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

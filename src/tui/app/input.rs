@@ -102,6 +102,7 @@ impl App {
             Command::Drill => self.toggle_drill(),
             Command::NewKey => self.open_new_key_form(),
             Command::Ceremony => self.open_wizard(),
+            Command::Login => self.open_login(),
         }
         Vec::new()
     }
@@ -135,6 +136,18 @@ impl App {
                     Vec::new()
                 }
             },
+            Overlay::Login(mut login) => {
+                if key.code == KeyCode::Esc || ctrl_c {
+                    return Vec::new();
+                }
+                match login.on_key(key) {
+                    Some((token, pin)) => vec![Effect::ListObjects { token, pin }],
+                    None => {
+                        self.overlay = Some(Overlay::Login(login));
+                        Vec::new()
+                    }
+                }
+            }
             Overlay::Wizard(mut wizard) => {
                 if ctrl_c {
                     // Quitting is honoured after a running step (the runtime waits for it).

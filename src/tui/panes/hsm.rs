@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table, Wrap};
 
 use super::block;
-use crate::estate::{SlotView, TokenView};
+use crate::estate::{ObjectView, SlotView, TokenView};
 use crate::tui::app::App;
 use crate::tui::keytable::scroll_offset;
 use crate::tui::theme::Theme;
@@ -145,6 +145,9 @@ fn render_tokens(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
         None if app.hsm.loading => lines.push(Line::styled("Listing the module…", theme.dim())),
         None => {}
     }
+    if let Some((token, objects)) = &app.objects {
+        lines.extend(object_lines(token, objects, theme));
+    }
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -231,4 +234,74 @@ fn memory(token: &TokenView) -> String {
         (Some(free), Some(total)) => format!("private memory {free} of {total} bytes free"),
         _ => "free memory not reported".into(),
     }
+}
+
+/// The objects a logged-in user sees on `token`, each with the attributes that make a root key
+/// trustworthy and its key check value.
+fn object_lines(
+    token: &crate::hsm::TokenRef,
+    objects: &crate::estate::Fetched<Vec<ObjectView>>,
+    theme: Theme,
+) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled(format!("Objects on {token}"), theme.title())];
+    let objects = match objects {
+        Ok(objects) => objects,
+        Err(err) => {
+            lines.push(Line::styled(
+                format!("{}: {} {}", err.operation, err.code, err.message),
+                theme.bad(),
+            ));
+            return lines;
+        }
+    };
+    if objects.is_empty() {
+        lines.push(Line::raw("  none"));
+    }
+    for object in objects {
+        let kind = match (&object.key_type, object.size_bits) {
+            (Some(kind), Some(bits)) => format!("{} {kind}-{bits}", object.class),
+            (Some(kind), None) => format!("{} {kind}", object.class),
+            _ => object.class.clone(),
+        };
+        let kcv = object.kcv.as_ref().map_or_else(String::new, |k| {
+            format!(
+                "  KCV {} ({})",
+                k.value.as_deref().unwrap_or("none"),
+                k.method
+            )
+        });
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {:?} id {} ", object.label, object.id),
+                theme.title(),
+            ),
+            Span::raw(format!("{kind}{kcv}")),
+        ]));
+        lines.push(Line::from(vec![
+            Span::raw("    "),
+            Span::raw(trust_flags(object).join(", ")),
+        ]));
+    }
+    lines
+}
+
+/// The trust attributes in words; an extractable or non-sensitive key says so in capitals.
+fn trust_flags(object: &ObjectView) -> Vec<String> {
+    let flag = |value: Option<bool>, yes: &str, no: &str| match value {
+        Some(true) => yes.to_owned(),
+        Some(false) => no.to_owned(),
+        None => format!("{yes}: not reported"),
+    };
+    vec![
+        flag(object.token, "on the token", "session object"),
+        flag(object.private, "private", "PUBLIC"),
+        flag(object.sensitive, "sensitive", "NOT SENSITIVE"),
+        flag(object.extractable, "EXTRACTABLE", "not extractable"),
+        flag(
+            object.never_extractable,
+            "never extractable",
+            "was extractable once",
+        ),
+        flag(object.local, "generated on the token", "imported"),
+    ]
 }
