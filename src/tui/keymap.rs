@@ -304,7 +304,7 @@ pub const BINDINGS: &[Binding] = &[
         "l",
         &[KeyCode::Char('l')],
         Command::Login,
-        "log in: list a token's objects and KCVs",
+        "login: list a token's objects and KCVs",
         Scope::Panes(&[Pane::Hsm]),
     )),
     hint(changes(bind(
