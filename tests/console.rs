@@ -271,3 +271,44 @@ fn the_last_snapshot_is_shown_marked_cached_when_the_endpoint_is_gone() {
     term.send(b"q");
     assert_eq!(term.wait_exit(), 0);
 }
+
+#[test]
+fn a_region_behind_a_refusing_proxy_fails_alone_and_recovers_on_the_next_refresh() {
+    let mut estate = seeded();
+    let upstream = estate.moto.as_ref().unwrap().endpoint_url().to_owned();
+    let proxy = estate
+        .runtime
+        .block_on(support::proxy::FaultProxy::start(&upstream));
+    proxy.set(support::proxy::Fault::Refuse);
+    let config = estate.journal.path().join("keyward.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[aws]\nmax_attempts = 1\nendpoints.\"eu-west-1\" = \"{}\"\n",
+            proxy.url()
+        ),
+    )
+    .unwrap();
+    for (name, value) in &mut estate.env {
+        if *name == "KEYWARD_CONFIG" {
+            *value = config.display().to_string();
+        }
+    }
+
+    let mut term = console(&estate);
+    let broken = term.wait_for("eu-west-1 failing alone", |s| {
+        row(s, "eu-west-1", "ERROR").is_some()
+            && row(s, "us-east-1", "8").is_some()
+            && row(s, "ap-southeast-2", "8").is_some()
+            && !s.contains("loading")
+    });
+    assert!(broken.contains("ConnectionFailed"), "{broken}");
+
+    proxy.set(support::proxy::Fault::PassThrough);
+    term.send(b"r");
+    term.wait_for("eu-west-1 read again", |s| {
+        !s.contains("ERROR") && !s.contains("loading") && row(s, "eu-west-1", "8").is_some()
+    });
+    term.send(b"q");
+    assert_eq!(term.wait_exit(), 0);
+}
