@@ -414,6 +414,33 @@ pub struct TokenView {
     pub total_private_memory: Option<u64>,
 }
 
+impl TokenView {
+    /// The PIN flags an officer acts on, in words, most severe first; what needs action is
+    /// in capitals.
+    pub fn pin_flags(&self) -> Vec<&'static str> {
+        let mut flags = vec![if self.user_pin_initialized {
+            "user PIN set"
+        } else {
+            "user PIN NOT SET"
+        }];
+        for (set, text) in [
+            (self.user_pin_locked, "user PIN LOCKED"),
+            (self.user_pin_final_try, "user PIN FINAL TRY"),
+            (self.user_pin_count_low, "user PIN count low"),
+            (self.user_pin_to_be_changed, "user PIN to be changed"),
+            (self.so_pin_locked, "SO PIN LOCKED"),
+            (self.so_pin_final_try, "SO PIN FINAL TRY"),
+            (self.so_pin_count_low, "SO PIN count low"),
+            (self.so_pin_to_be_changed, "SO PIN to be changed"),
+        ] {
+            if set {
+                flags.push(text);
+            }
+        }
+        flags
+    }
+}
+
 /// A PKCS#11 slot; its id is valid only for this listing, never remembered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SlotView {

@@ -91,26 +91,7 @@ fn state(token: &TokenView) -> String {
     if !token.initialized {
         return "blank: free to initialize".into();
     }
-    let mut flags = vec![if token.user_pin_initialized {
-        "user PIN set"
-    } else {
-        "user PIN NOT set"
-    }];
-    for (set, text) in [
-        (token.user_pin_locked, "user PIN LOCKED"),
-        (token.user_pin_final_try, "user PIN final try"),
-        (token.user_pin_count_low, "user PIN count low"),
-        (token.user_pin_to_be_changed, "user PIN to be changed"),
-        (token.so_pin_locked, "SO PIN LOCKED"),
-        (token.so_pin_final_try, "SO PIN final try"),
-        (token.so_pin_count_low, "SO PIN count low"),
-        (token.so_pin_to_be_changed, "SO PIN to be changed"),
-    ] {
-        if set {
-            flags.push(text);
-        }
-    }
-    let mut text = flags.join(", ");
+    let mut text = token.pin_flags().join(", ");
     if let Some(free) = token.free_private_memory {
         text.push_str(&format!(", {free} bytes private memory free"));
     }

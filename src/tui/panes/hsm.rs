@@ -204,28 +204,10 @@ fn slot_lines(slot: &SlotView, theme: Theme) -> Vec<Line<'static>> {
 /// The flags that matter to an officer, in words; the worrying ones in capitals.
 fn flags(token: &TokenView) -> Vec<&'static str> {
     let mut flags = vec!["initialized"];
-    flags.push(if token.user_pin_initialized {
-        "user PIN set"
-    } else {
-        "USER PIN NOT SET"
-    });
     if token.login_required {
         flags.push("login required");
     }
-    for (set, text) in [
-        (token.user_pin_count_low, "user PIN count LOW"),
-        (token.user_pin_final_try, "user PIN FINAL TRY"),
-        (token.user_pin_locked, "user PIN LOCKED"),
-        (token.user_pin_to_be_changed, "user PIN to be changed"),
-        (token.so_pin_count_low, "SO PIN count LOW"),
-        (token.so_pin_final_try, "SO PIN FINAL TRY"),
-        (token.so_pin_locked, "SO PIN LOCKED"),
-        (token.so_pin_to_be_changed, "SO PIN to be changed"),
-    ] {
-        if set {
-            flags.push(text);
-        }
-    }
+    flags.extend(token.pin_flags());
     flags
 }
 
