@@ -109,10 +109,18 @@ fn an_officer_runs_a_whole_ceremony_from_the_keyboard() {
     term.send(b"\r");
     type_pin(&mut term, USER_PIN);
     let objects = term.wait_for("the token's objects", |s| s.contains("Objects on"));
-    for needed in ["sensitive", "not extractable", "never extractable", "generated on the token"] {
+    for needed in [
+        "sensitive",
+        "not extractable",
+        "never extractable",
+        "generated on the token",
+    ] {
         assert!(objects.contains(needed), "{needed}:\n{objects}");
     }
-    assert!(objects.contains(&format!("KCV {kcv}")), "KCV {kcv}:\n{objects}");
+    assert!(
+        objects.contains(&format!("KCV {kcv}")),
+        "KCV {kcv}:\n{objects}"
+    );
     assert!(!objects.contains(USER_PIN));
 
     // The log pane, at debug level, holds no PIN either.
