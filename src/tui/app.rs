@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use crossterm::event::Event;
 
-use super::dialog::{ActionMenu, Confirm, Overlay};
+use super::dialog::{Confirm, Overlay};
 use super::keytable::{KeyTable, step};
 use crate::action::{Confirmation, Context, Outcome, Plan, StepOutcome};
 use crate::audit::{Entry, Verification};
@@ -642,185 +642,6 @@ impl App {
             _ => None,
         }
     }
-
-    pub(super) fn open_detail(&mut self) {
-        let Some(arn) = self.selected_key().map(|k| k.arn.clone()) else {
-            return;
-        };
-        if self.pane != Pane::Keys {
-            // Show it in the key table, unfiltered, where the detail view lives.
-            self.keys.filter.clear();
-            self.keys.refilter(&self.estate);
-            self.keys.select_arn(&self.estate, &arn);
-            self.pane = Pane::Keys;
-        }
-        self.keys.detail = true;
-    }
-
-    /// Starts drill mode by asking which region to imagine lost, or leaves it once the
-    /// verdict is in.
-    pub(super) fn toggle_drill(&mut self) {
-        match &self.drill {
-            Some(drill) if drill.finished.is_some() => self.drill = None,
-            Some(_) => {}
-            None => {
-                let mut choices = vec![None];
-                choices.extend(self.regions.iter().cloned().map(Some));
-                self.overlay = Some(Overlay::DrillSetup {
-                    choices,
-                    selected: 0,
-                });
-            }
-        }
-    }
-
-    pub(super) fn start_drill(&mut self, lose: Option<String>) -> Vec<Effect> {
-        self.drill = Some(DrillView {
-            lose: lose.clone(),
-            started: self.now,
-            finished: None,
-        });
-        self.pane = Pane::Overview;
-        vec![Effect::Drill(crate::drill::Options {
-            lose,
-            keys: Vec::new(),
-            required_regions: self.regions.clone(),
-            backup_max_age_days: crate::drill::BACKUP_MAX_AGE_DAYS,
-        })]
-    }
-
-    pub(super) fn open_login(&mut self) {
-        let tokens: Vec<crate::hsm::TokenRef> = self
-            .hsm
-            .data
-            .iter()
-            .flat_map(|s| s.slots.iter())
-            .filter_map(|slot| slot.token.as_ref())
-            .filter(|t| t.initialized && t.user_pin_initialized)
-            .map(crate::hsm::TokenRef::from)
-            .collect();
-        self.overlay = Some(if tokens.is_empty() {
-            Overlay::Notice {
-                title: "Log in".into(),
-                lines: vec!["No token with a user PIN is listed: run a ceremony first (c).".into()],
-            }
-        } else {
-            Overlay::Login(super::dialog::Login::new(tokens))
-        });
-    }
-
-    pub(super) fn open_wizard(&mut self) {
-        if self.read_only {
-            return;
-        }
-        let operator = crate::audit::Operator::local().user;
-        let wizard = super::wizard::Wizard::new(
-            self.pkcs11_module.clone(),
-            self.hsm.data.as_ref(),
-            operator,
-        );
-        self.overlay = Some(Overlay::Wizard(Box::new(wizard)));
-    }
-
-    /// The effects a wizard action asks for; closing it is the caller's business.
-    pub(super) fn wizard_effects(&mut self, action: super::wizard::WizardAction) -> Vec<Effect> {
-        use super::wizard::WizardAction;
-        match action {
-            WizardAction::None => Vec::new(),
-            WizardAction::Close => {
-                self.overlay = None;
-                Vec::new()
-            }
-            WizardAction::Run {
-                ceremony,
-                step,
-                pins,
-            } => vec![Effect::CeremonyStep {
-                ceremony,
-                step,
-                pins,
-            }],
-            WizardAction::Record(ceremony) => vec![Effect::RecordCeremony(ceremony)],
-        }
-    }
-
-    pub(super) fn open_new_key_form(&mut self) {
-        if !self.read_only {
-            self.overlay = Some(Overlay::NewKey {
-                alias: "alias/".into(),
-                message: None,
-            });
-        }
-    }
-
-    /// The plan request for a new multi-region key: primary in the first watched region,
-    /// replicas in the others, rotating at the policy's period.
-    pub(super) fn new_key_request(&self, alias: String) -> PlanRequest {
-        PlanRequest::NewMultiRegionKey {
-            alias,
-            primary: self.regions.first().cloned().unwrap_or_default(),
-            replicas: self.regions.iter().skip(1).cloned().collect(),
-            period_days: self.rotation_policy.period_days,
-        }
-    }
-
-    pub(super) fn open_actions(&mut self) {
-        if self.read_only {
-            return;
-        }
-        let Some(key) = self.selected_key() else {
-            return;
-        };
-        let menu = ActionMenu::new(key, &self.context(), self.rotation_policy.period_days);
-        self.overlay = Some(Overlay::Menu(menu));
-    }
-
-    pub(super) fn toggle_mark(&mut self) {
-        let Some(key) = self.selected_key() else {
-            return;
-        };
-        let arn = key.arn.clone();
-        let due = self
-            .evaluation
-            .iter()
-            .flat_map(|e| e.keys.iter())
-            .any(|v| v.arn == arn && v.status.is_due() && v.follows_primary.is_none());
-        if !self.marked.remove(&arn) && due {
-            self.marked.insert(arn);
-        }
-        self.move_selection(1);
-    }
-
-    pub(super) fn approve(&mut self) -> Vec<Effect> {
-        let mut arns: Vec<String> = self.marked.iter().cloned().collect();
-        if arns.is_empty()
-            && let Some(key) = self.selected_key()
-        {
-            arns.push(key.arn.clone());
-        }
-        let Some(evaluation) = &self.evaluation else {
-            return Vec::new();
-        };
-        let items: Vec<(Key, Verdict)> = arns
-            .iter()
-            .filter_map(|arn| {
-                let verdict = evaluation.keys.iter().find(|v| &v.arn == arn)?;
-                let key = self.estate.keys().find(|k| &k.arn == arn)?;
-                Some((key.clone(), verdict.clone()))
-            })
-            .collect();
-        if items.is_empty() {
-            return Vec::new();
-        }
-        self.overlay = Some(Overlay::Planning(format!(
-            "Planning the rotation of {} key(s)",
-            items.len()
-        )));
-        vec![Effect::BuildPlan(
-            PlanRequest::Approve(items),
-            self.context(),
-        )]
-    }
 }
 
 /// A feed's last good data, or its error when it never had any.
@@ -832,6 +653,7 @@ fn last_good<T: Clone>(feed: &Feed<Vec<T>>) -> Fetched<Vec<T>> {
     }
 }
 
+mod commands;
 mod input;
 #[cfg(test)]
 mod tests;
