@@ -5,7 +5,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::*;
 use crate::action::plan::Target;
 use crate::action::plan::{Call, KeyRef, Step};
-use crate::action::{Request, Risk};
+use crate::action::{Confirmation, Outcome, Plan, Request, Risk, StepOutcome};
 use crate::tui::fixture;
 
 fn key_event(code: KeyCode) -> Message {
