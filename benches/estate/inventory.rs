@@ -84,8 +84,8 @@ pub async fn keyward_full(endpoint: &str, regions: &[String], reps: usize) -> Va
 
 /// The same calls as keyward's inventory issued by a bare SDK client at full concurrency:
 /// moto's own ceiling. Returns seconds and requests.
-async fn ceiling_once(endpoint: &str, regions: &[String]) -> (f64, usize) {
-    let clients = Clients::new(&aws_settings(endpoint, LIFTED_BUDGET, 256), regions).await;
+async fn ceiling_once(settings: &AwsSettings, regions: &[String]) -> (f64, usize) {
+    let clients = Clients::new(settings, regions).await;
     let started = Instant::now();
     let mut requests = 0;
     let mut work = Vec::new();
@@ -132,7 +132,8 @@ pub async fn ceiling(endpoint: &str, regions: &[String], reps: usize) -> Value {
     let mut runs = Vec::new();
     let mut requests = 0;
     for _ in 0..reps {
-        let (secs, n) = ceiling_once(endpoint, regions).await;
+        let settings = aws_settings(endpoint, LIFTED_BUDGET, CEILING_CONCURRENCY);
+        let (secs, n) = ceiling_once(&settings, regions).await;
         runs.push(secs);
         requests = n;
     }
@@ -281,6 +282,15 @@ pub async fn delayed(endpoint: &str, regions: &[String], reps: usize) -> Value {
         lifted.push(delayed_once(endpoint, regions, default_concurrency, LIFTED_BUDGET).await);
     }
     let single = delayed_once(endpoint, regions, 1, LIFTED_BUDGET).await;
+
+    // moto's ceiling behind the same delay: the most any client could do here.
+    let proxies = Proxies::start(endpoint, regions).await;
+    proxies.set(Fault::Delay(PROXY_DELAY));
+    let mut settings = aws_settings(endpoint, LIFTED_BUDGET, CEILING_CONCURRENCY);
+    proxies.route(&mut settings, regions);
+    let (ceiling_s, _) = ceiling_once(&settings, regions).await;
+    drop(proxies);
+
     let budgeted = delayed_once(endpoint, regions, default_concurrency, default_budget).await;
     let lifted_s: Vec<f64> = lifted
         .iter()
@@ -294,6 +304,8 @@ pub async fn delayed(endpoint: &str, regions: &[String], reps: usize) -> Value {
             "median_s": round(median(&lifted_s)),
         },
         "concurrency_1": single,
+        "ceiling_behind_proxy_s": round(ceiling_s),
+        "ceiling_speedup_vs_concurrency_1": round(single_s / ceiling_s),
         "default_concurrency_default_budget": budgeted,
         "speedup_vs_concurrency_1": round(single_s / median(&lifted_s)),
         "speedup_at_default_budget": round(single_s / budgeted["seconds"].as_f64().unwrap()),

@@ -49,6 +49,16 @@ struct Options {
     keys_per_region: usize,
     out: PathBuf,
     skip_console: bool,
+    /// Only these phases, when given (`--only inventory,console`).
+    only: Option<Vec<String>>,
+}
+
+impl Options {
+    fn wants(&self, phase: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|p| p == phase))
+    }
 }
 
 fn main() {
@@ -70,6 +80,7 @@ fn main() {
         keys_per_region: KEYS_PER_REGION,
         out: root.join("bench"),
         skip_console: false,
+        only: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -81,8 +92,13 @@ fn main() {
             }
             "--out" => options.out = args.next().map(PathBuf::from).expect("--out DIR"),
             "--skip-console" => options.skip_console = true,
+            "--only" => {
+                let list = args.next().expect("--only PHASE,PHASE");
+                options.only = Some(list.split(',').map(str::to_owned).collect());
+            }
             other => panic!(
-                "unknown argument {other}; use --reps N, --keys N, --out DIR, --skip-console"
+                "unknown argument {other}; use --reps N, --keys N, --out DIR, --skip-console, \
+                 --only inventory,delayed,steady,cache,frames,memory,console"
             ),
         }
     }
@@ -144,30 +160,32 @@ async fn run(options: &Options, root: &Path, scratch: &Path, flag: &Path) -> Val
     let inventory_regions: Vec<String> = INVENTORY_REGIONS.iter().map(|r| r.to_string()).collect();
     let inventory_keys = INVENTORY_REGIONS.len() * options.keys_per_region;
 
-    let t = phase("1. full inventory: keyward, moto's ceiling, the AWS CLI loop");
-    let keyward_full = inventory::keyward_full(&endpoint, &inventory_regions, options.reps).await;
-    let ceiling = inventory::ceiling(&endpoint, &inventory_regions, options.reps).await;
-    let sample = sample_ids(&endpoint, INVENTORY_REGIONS[0], CLI_SAMPLE).await;
-    let aws = root.join(".venv/bin/aws");
-    let cli = if aws.exists() {
-        let endpoint = endpoint.clone();
-        tokio::task::spawn_blocking(move || {
-            inventory::cli_loop(
-                &endpoint,
-                &aws,
-                INVENTORY_REGIONS[0],
-                &sample,
-                inventory_keys,
-                INVENTORY_REGIONS.len(),
-            )
-        })
-        .await
-        .expect("the CLI loop")
-    } else {
-        json!({"skipped": "no .venv/bin/aws; scripts/bench installs awscli"})
-    };
-    let keyward_s = keyward_full["median_s"].as_f64().unwrap_or(f64::NAN);
-    results.insert(
+    if options.wants("inventory") {
+        let t = phase("1. full inventory: keyward, moto's ceiling, the AWS CLI loop");
+        let keyward_full =
+            inventory::keyward_full(&endpoint, &inventory_regions, options.reps).await;
+        let ceiling = inventory::ceiling(&endpoint, &inventory_regions, options.reps).await;
+        let sample = sample_ids(&endpoint, INVENTORY_REGIONS[0], CLI_SAMPLE).await;
+        let aws = root.join(".venv/bin/aws");
+        let cli = if aws.exists() {
+            let endpoint = endpoint.clone();
+            tokio::task::spawn_blocking(move || {
+                inventory::cli_loop(
+                    &endpoint,
+                    &aws,
+                    INVENTORY_REGIONS[0],
+                    &sample,
+                    inventory_keys,
+                    INVENTORY_REGIONS.len(),
+                )
+            })
+            .await
+            .expect("the CLI loop")
+        } else {
+            json!({"skipped": "no .venv/bin/aws; scripts/bench installs awscli"})
+        };
+        let keyward_s = keyward_full["median_s"].as_f64().unwrap_or(f64::NAN);
+        results.insert(
         "inventory".into(),
         json!({
             "keys": inventory_keys,
@@ -179,43 +197,54 @@ async fn run(options: &Options, root: &Path, scratch: &Path, flag: &Path) -> Val
             "phase_s": stats::round(t.elapsed().as_secs_f64()),
         }),
     );
+    }
 
-    let t = phase("2. inventory behind the 20 ms proxy");
-    let mut delayed = inventory::delayed(&endpoint, &inventory_regions, options.reps).await;
-    delayed["phase_s"] = json!(stats::round(t.elapsed().as_secs_f64()));
-    results.insert("delayed".into(), delayed);
+    if options.wants("delayed") {
+        let t = phase("2. inventory behind the 20 ms proxy");
+        let mut delayed = inventory::delayed(&endpoint, &inventory_regions, options.reps).await;
+        delayed["phase_s"] = json!(stats::round(t.elapsed().as_secs_f64()));
+        results.insert("delayed".into(), delayed);
+    }
 
-    let t = phase("3. steady-state refresh");
-    let mut steady = inventory::steady_state(&endpoint, &inventory_regions).await;
-    steady["phase_s"] = json!(stats::round(t.elapsed().as_secs_f64()));
-    results.insert("steady_state".into(), steady);
+    if options.wants("steady") {
+        let t = phase("3. steady-state refresh");
+        let mut steady = inventory::steady_state(&endpoint, &inventory_regions).await;
+        steady["phase_s"] = json!(stats::round(t.elapsed().as_secs_f64()));
+        results.insert("steady_state".into(), steady);
+    }
 
-    let t = phase("7. start from the snapshot cache, in process");
-    let clients = keyward::aws::Clients::new(
-        &seed::aws_settings(&endpoint, inventory::LIFTED_BUDGET, 16),
-        &inventory_regions,
-    )
-    .await;
-    let snapshots = keyward::aws::fetch_all(&clients).await;
-    let mut startup = startup::measure_all(&snapshots, scratch);
-    startup["phase_s"] = json!(stats::round(t.elapsed().as_secs_f64()));
-    results.insert("cache_start".into(), startup);
+    if options.wants("cache") {
+        let t = phase("7. start from the snapshot cache, in process");
+        let clients = keyward::aws::Clients::new(
+            &seed::aws_settings(&endpoint, inventory::LIFTED_BUDGET, 16),
+            &inventory_regions,
+        )
+        .await;
+        let snapshots = keyward::aws::fetch_all(&clients).await;
+        let mut startup = startup::measure_all(&snapshots, scratch);
+        startup["phase_s"] = json!(stats::round(t.elapsed().as_secs_f64()));
+        results.insert("cache_start".into(), startup);
+    }
 
-    let t = phase("4. frame time at 10,000 and 100,000 keys");
-    let frames: Vec<Value> = [10_000, 100_000].into_iter().map(frames::measure).collect();
-    results.insert(
-        "frames".into(),
-        json!({"runs": frames, "phase_s": stats::round(t.elapsed().as_secs_f64())}),
-    );
+    if options.wants("frames") {
+        let t = phase("4. frame time at 10,000 and 100,000 keys");
+        let frames: Vec<Value> = [10_000, 100_000].into_iter().map(frames::measure).collect();
+        results.insert(
+            "frames".into(),
+            json!({"runs": frames, "phase_s": stats::round(t.elapsed().as_secs_f64())}),
+        );
+    }
 
-    let t = phase("6. memory at 10,000 and 100,000 keys");
-    let memory: Vec<Value> = [10_000, 100_000].into_iter().map(memory::measure).collect();
-    results.insert(
-        "memory".into(),
-        json!({"runs": memory, "phase_s": stats::round(t.elapsed().as_secs_f64())}),
-    );
+    if options.wants("memory") {
+        let t = phase("6. memory at 10,000 and 100,000 keys");
+        let memory: Vec<Value> = [10_000, 100_000].into_iter().map(memory::measure).collect();
+        results.insert(
+            "memory".into(),
+            json!({"runs": memory, "phase_s": stats::round(t.elapsed().as_secs_f64())}),
+        );
+    }
 
-    if !options.skip_console {
+    if !options.skip_console && options.wants("console") {
         let t = phase("5, 7. the console in a pseudo-terminal with 10,000 keys");
         let mut all: Vec<String> = INVENTORY_REGIONS.iter().map(|r| r.to_string()).collect();
         all.extend(EXTRA_REGIONS.iter().map(|r| r.to_string()));
