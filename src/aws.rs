@@ -4,6 +4,9 @@
 //! Every client has connect and operation timeouts and the SDK's standard retries, and every
 //! `List*`/`Describe*` call follows pagination to the end. Each region, and within it each
 //! service and each key, fails alone: errors are kept beside the data they spoiled.
+//!
+//! [`fetch_region`] is a full read, for the headless commands; the console refreshes with
+//! [`fetch_region_incremental`], which describes only the keys that need it.
 
 mod budget;
 mod client;
@@ -30,7 +33,7 @@ pub use time::to_chrono;
 
 use crate::estate::{Fetched, RegionFetch, RegionSnapshot};
 
-/// Reads one region: keys, clusters and alarms concurrently.
+/// Reads one region in full: keys, clusters and alarms concurrently.
 pub async fn fetch_region(clients: &RegionClients) -> RegionSnapshot {
     fetch_region_counted(clients).await.snapshot
 }

@@ -249,7 +249,8 @@ async fn run(options: &Options, root: &Path, scratch: &Path, flag: &Path) -> Val
         let mut all: Vec<String> = INVENTORY_REGIONS.iter().map(|r| r.to_string()).collect();
         all.extend(EXTRA_REGIONS.iter().map(|r| r.to_string()));
         let binary = PathBuf::from(env!("CARGO_BIN_EXE_keyward"));
-        let keys = all.len() * options.keys_per_region;
+        // Counted, not assumed: the steady-state phase creates a key of its own.
+        let keys = count_keys(&endpoint, &all).await;
         let (endpoint, scratch) = (endpoint.clone(), scratch.to_path_buf());
         let mut console = tokio::task::spawn_blocking(move || {
             pty::measure(&binary, &endpoint, &all, keys, &scratch)
@@ -266,6 +267,24 @@ async fn run(options: &Options, root: &Path, scratch: &Path, flag: &Path) -> Val
         json!(stats::round(started.elapsed().as_secs_f64())),
     );
     Value::Object(results)
+}
+
+/// How many keys moto holds in `regions`.
+async fn count_keys(endpoint: &str, regions: &[String]) -> usize {
+    let clients =
+        keyward::aws::Clients::new(&seed::aws_settings(endpoint, 1_000, 4), regions).await;
+    let mut total = 0;
+    for region in clients.regions() {
+        let listed = region
+            .kms
+            .list_keys()
+            .limit(1000)
+            .send()
+            .await
+            .expect("ListKeys");
+        total += listed.keys.map_or(0, |k| k.len());
+    }
+    total
 }
 
 /// The first `n` key ids of `region`.

@@ -210,8 +210,8 @@ pub fn measure(
     let mut console = Console::spawn(binary, &env);
     let first_frame = console.wait_for("keyward", Duration::from_secs(30));
     console.send(b"2");
-    let first_rows = console.wait_for("alias/bench-", Duration::from_secs(600));
-    let all_rows = console.wait_for(&total_marker, Duration::from_secs(600));
+    let first_rows = console.wait_for("alias/bench-", Duration::from_secs(300));
+    let all_rows = console.wait_for(&total_marker, Duration::from_secs(300));
     console.wait_quiet(Duration::from_secs(60));
     let pid = console.pid();
     let (peak_loaded, rss_loaded) = rss_mib(&pid);

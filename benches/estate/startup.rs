@@ -1,13 +1,14 @@
-//! What a start from the snapshot cache would cost, in process: saving the estate, loading it,
-//! folding it into a fresh app and drawing the first frame (the console's own start adds
-//! building its AWS clients and taking over the terminal; see the console figures).
+//! What a start from the snapshot cache costs, in process: saving the estate, loading it,
+//! folding it into a fresh app as the console does (`Message::Cached`) and drawing the first
+//! frame. The console's own start adds building its AWS clients and taking over the terminal;
+//! the console figures measure that.
 
 use std::time::Instant;
 
 use chrono::Utc;
 use keyward::cache;
 use keyward::config::Settings;
-use keyward::estate::{RegionFetch, RegionSnapshot};
+use keyward::estate::RegionSnapshot;
 use keyward::tui::app::{App, Message};
 use keyward::tui::theme::Theme;
 use keyward::tui::view;
@@ -45,9 +46,7 @@ pub fn measure(label: &str, snapshots: &[RegionSnapshot], dir: &std::path::Path)
             ..Settings::default()
         };
         let mut app = App::new(&settings, Utc::now());
-        for snapshot in cached.regions {
-            app.update(Message::Region(RegionFetch::from(snapshot)));
-        }
+        app.update(Message::Cached(cached.regions));
         let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("test terminal");
         let theme = Theme::from_env();
         terminal
