@@ -224,6 +224,13 @@ pub fn evaluate(key: &Key, policy: &RotationPolicy, now: DateTime<Utc>) -> Rotat
         }
         _ => {}
     }
+    // Superseded by a manual rotation: the successor rotates; this one only decrypts.
+    if let Some(successor) = key.tags.get(crate::action::preflight::SUCCESSOR_TAG) {
+        return RotationView::bare(
+            RotationStatus::NotApplicable,
+            format!("retired by a manual rotation to {successor}; kept enabled only to decrypt"),
+        );
+    }
 
     if let Some(mr) = &key.multi_region
         && mr.role == MultiRegionRole::Replica

@@ -429,6 +429,35 @@ fn manual_rotation(plan: &mut Plan, key: &Key, extras: &KeyExtras) {
     }
 }
 
+/// The longest alias AWS accepts, `alias/` included.
+pub const MAX_ALIAS_LEN: usize = 256;
+
+/// Checks an alias against AWS's rules before any call: `alias/` and 1 to 250 characters of
+/// letters, digits, `/`, `_`, `-` and `:`, and not under `alias/aws/`, which AWS reserves.
+pub fn check_alias(alias: &str) -> Result<(), String> {
+    let Some(name) = alias.strip_prefix("alias/") else {
+        return Err("an alias starts with alias/, as in alias/payments-data".into());
+    };
+    if name.is_empty() || alias.len() > MAX_ALIAS_LEN {
+        return Err(format!(
+            "the name after alias/ must be 1 to {} characters",
+            MAX_ALIAS_LEN - 6
+        ));
+    }
+    if alias.starts_with("alias/aws/") {
+        return Err("alias/aws/ is reserved for AWS managed keys".into());
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | ':')))
+    {
+        return Err(format!(
+            "{bad:?} is not allowed: use letters, digits, /, _, - and : only"
+        ));
+    }
+    Ok(())
+}
+
 /// The plan for a new multi-region key with alias and rotation, replicated into `replicas`.
 pub fn plan_new_multi_region_key(
     region: &str,
@@ -441,9 +470,9 @@ pub fn plan_new_multi_region_key(
     if ctx.read_only {
         return refuse("read-only mode: keyward offers no action that changes keys");
     }
-    if !alias.starts_with("alias/") || alias.starts_with("alias/aws/") || alias.len() <= 6 {
+    if let Err(why) = check_alias(alias) {
         return refuse(format!(
-            "{alias:?} is not an alias keyward can create: use alias/NAME, not under alias/aws/"
+            "{alias:?} is not an alias keyward can create: {why}"
         ));
     }
     if !ROTATION_PERIOD_DAYS.contains(&period_days) {

@@ -273,7 +273,7 @@ fn new_multi_region_key_plan_aliases_every_region() {
         ]
     );
     let bad = plan_new_multi_region_key("us-east-1", "alias/aws/x", "", 90, &[], &ctx());
-    assert!(bad.unwrap_err().0.contains("not under alias/aws/"));
+    assert!(bad.unwrap_err().0.contains("reserved for AWS managed keys"));
 }
 
 #[test]
@@ -298,4 +298,26 @@ fn a_batch_keeps_each_plans_created_key_references() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn aliases_are_checked_against_the_rules_aws_applies() {
+    use super::preflight::check_alias;
+    assert!(check_alias("alias/payments-data").is_ok());
+    assert!(check_alias("alias/team:fx/rates_2026").is_ok());
+    assert!(
+        check_alias("payments")
+            .unwrap_err()
+            .contains("starts with alias/")
+    );
+    assert!(check_alias("alias/").is_err());
+    assert!(
+        check_alias("alias/aws/ebs")
+            .unwrap_err()
+            .contains("reserved")
+    );
+    assert!(check_alias("alias/has space").unwrap_err().contains("' '"));
+    assert!(check_alias("alias/bad!name").unwrap_err().contains("'!'"));
+    assert!(check_alias(&format!("alias/{}", "a".repeat(251))).is_err());
+    assert!(check_alias(&format!("alias/{}", "a".repeat(250))).is_ok());
 }

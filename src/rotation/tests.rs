@@ -241,3 +241,18 @@ fn whole_days_round_down() {
     assert_eq!(whole_days(at(0, 12), at(1, 12)), 1);
     assert_eq!(whole_days(at(1, 12), at(0, 13)), -1);
 }
+
+#[test]
+fn a_key_superseded_by_a_manual_rotation_is_retired_not_due() {
+    let mut retired = key();
+    retired
+        .tags
+        .insert(crate::action::preflight::SUCCESSOR_TAG.into(), "k2".into());
+    let view = evaluate(&retired, &policy(), at(400, 12));
+    assert_eq!(view.status, RotationStatus::NotApplicable);
+    assert!(
+        view.detail.contains("retired by a manual rotation to k2"),
+        "{}",
+        view.detail
+    );
+}

@@ -15,7 +15,7 @@ use crate::action::{Risk, StepStatus};
 pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mut Frame) {
     let (title, lines, scroll) = match overlay {
         Overlay::Help => (
-            "Keys (any key closes)".to_owned(),
+            "Help: the keys of this pane (any key closes)".to_owned(),
             help(app, theme, popup_width(area)),
             0,
         ),

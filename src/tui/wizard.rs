@@ -150,6 +150,8 @@ pub struct Wizard {
     pub module: std::path::PathBuf,
     pub values: [String; 8],
     pub tokens: Vec<TokenOption>,
+    /// The PIN length limits each token reports, beside `tokens`.
+    pub pin_limits: Vec<(u64, u64)>,
     pub token: usize,
     pub change_pin: Option<Role>,
     pub stage: Stage,
@@ -167,17 +169,16 @@ impl Wizard {
         operator: String,
     ) -> Wizard {
         let mut tokens = Vec::new();
+        let mut pin_limits = Vec::new();
         let slots = listing.map(|s| s.slots.as_slice()).unwrap_or_default();
-        if slots
-            .iter()
-            .any(|s| s.token.as_ref().is_some_and(|t| !t.initialized))
-        {
+        let views = || slots.iter().filter_map(|s| s.token.as_ref());
+        if let Some(blank) = views().find(|t| !t.initialized) {
             tokens.push(TokenOption::Blank);
+            pin_limits.push((blank.min_pin_len, blank.max_pin_len));
         }
-        for token in slots.iter().filter_map(|s| s.token.as_ref()) {
-            if token.initialized {
-                tokens.push(TokenOption::Existing(TokenRef::from(token)));
-            }
+        for token in views().filter(|t| t.initialized) {
+            tokens.push(TokenOption::Existing(TokenRef::from(token)));
+            pin_limits.push((token.min_pin_len, token.max_pin_len));
         }
         let today = chrono::Utc::now().format("%Y-%m-%d");
         Wizard {
@@ -193,6 +194,7 @@ impl Wizard {
                 String::new(),
             ],
             tokens,
+            pin_limits,
             token: 0,
             change_pin: None,
             stage: Stage::Form { field: 2 },
@@ -400,6 +402,16 @@ impl Wizard {
             KeyCode::Enter if entry.buffer.is_empty() => {
                 self.message = Some("a PIN cannot be empty".into());
             }
+            // A new PIN the token would refuse is caught here, not as a failed attempt.
+            KeyCode::Enter
+                if entry.uses[entry.index].is_new() && !self.pin_fits(entry.buffer.len()) =>
+            {
+                let (min, max) = self.pin_limits.get(self.token).copied().unwrap_or_default();
+                entry.buffer.clear();
+                self.message = Some(format!(
+                    "this token takes PINs of {min} to {max} characters; type it again"
+                ));
+            }
             KeyCode::Enter => {
                 self.message = None;
                 let typed = SecretString::from(entry.buffer.as_str());
@@ -434,6 +446,14 @@ impl Wizard {
         }
         self.stage = Stage::Pins(entry);
         WizardAction::None
+    }
+
+    /// Whether a new PIN of `len` bytes is within the chosen token's limits.
+    fn pin_fits(&self, len: usize) -> bool {
+        match self.pin_limits.get(self.token) {
+            Some(&(min, max)) => (min..=max.max(min)).contains(&(len as u64)),
+            None => true,
+        }
     }
 
     fn run(&mut self, step: Step, pins: StepPins) -> WizardAction {

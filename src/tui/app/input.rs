@@ -163,6 +163,13 @@ impl App {
                 }
                 match key.code {
                     KeyCode::Enter => {
+                        if let Err(why) = crate::action::preflight::check_alias(&alias) {
+                            self.overlay = Some(Overlay::NewKey {
+                                alias,
+                                message: Some(why),
+                            });
+                            return Vec::new();
+                        }
                         let request = self.new_key_request(alias.clone());
                         self.overlay = Some(Overlay::Planning(format!(
                             "Planning a new multi-region key {alias}"
@@ -172,7 +179,7 @@ impl App {
                     KeyCode::Backspace => {
                         alias.pop();
                     }
-                    KeyCode::Char(c) if !c.is_control() && !c.is_whitespace() => alias.push(c),
+                    KeyCode::Char(c) if !c.is_control() => alias.push(c),
                     _ => {}
                 }
                 self.overlay = Some(Overlay::NewKey {

@@ -121,6 +121,10 @@ fn render_tokens(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             lines.push(Line::styled(line, theme.bad()));
         }
     }
+    // What the officer just logged in for comes first, where 80x24 still shows it.
+    if let Some((token, objects)) = &app.objects {
+        lines.extend(object_lines(token, objects, theme));
+    }
     match &app.hsm.data {
         Some(snapshot) => {
             let lib = &snapshot.library;
@@ -145,9 +149,7 @@ fn render_tokens(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
         None if app.hsm.loading => lines.push(Line::styled("Listing the module…", theme.dim())),
         None => {}
     }
-    if let Some((token, objects)) = &app.objects {
-        lines.extend(object_lines(token, objects, theme));
-    }
+
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

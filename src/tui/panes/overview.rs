@@ -49,9 +49,10 @@ fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             };
             let clusters = match (&state.clusters.data, &state.clusters.error) {
                 (_, Some(_)) => "ERROR".into(),
+                // A cluster without HSMs serves nothing: count the HSMs, not the clusters.
                 (Some(clusters), None) => {
-                    let active = clusters.iter().filter(|c| c.state == "ACTIVE").count();
-                    format!("{active}/{} up", clusters.len())
+                    let hsms: usize = clusters.iter().map(|c| c.hsms.len()).sum();
+                    format!("{hsms} HSMs")
                 }
                 (None, None) => "…".into(),
             };

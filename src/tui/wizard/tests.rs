@@ -121,3 +121,24 @@ fn abandoning_before_any_step_ran_just_closes() {
         WizardAction::Close
     ));
 }
+
+#[test]
+fn a_new_pin_shorter_than_the_token_takes_is_refused_before_any_call() {
+    let mut wizard = asking(Step::InitToken);
+    typed(&mut wizard, "abc");
+    assert!(matches!(
+        wizard.on_key(key(KeyCode::Enter)),
+        WizardAction::None
+    ));
+    assert!(
+        wizard
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("4 to 255 characters")
+    );
+    let Stage::Pins(entry) = &wizard.stage else {
+        panic!("left the PIN entry");
+    };
+    assert!(entry.first.is_none() && entry.buffer.is_empty());
+}
