@@ -23,6 +23,8 @@ pub fn init_stderr() {
         .with_env_filter(filter)
         .with_ansi(colour)
         .with_writer(std::io::stderr)
+        // A closed standard error (its reader gone) must not turn into a panic.
+        .log_internal_errors(false)
         .try_init();
 }
 

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Some(Command::Sandbox(args)) => match unsafe { keyward::sandbox::prepare(args) } {
             Ok(prepared) => Some(prepared),
             Err(err) => {
-                eprintln!("keyward: {err}");
+                complain(format_args!("{err}"));
                 return ExitCode::from(EXIT_ERROR);
             }
         },
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         Some(Command::Hsm(command)) => match unsafe { keyward::hsm::command::prepare(command) } {
             Ok(rehearsal) => rehearsal,
             Err(err) => {
-                eprintln!("keyward: {err:#}");
+                complain(format_args!("{err:#}"));
                 return ExitCode::from(EXIT_ERROR);
             }
         },
@@ -50,14 +50,14 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("keyward: cannot start the async runtime: {err}");
+            complain(format_args!("cannot start the async runtime: {err}"));
             return ExitCode::from(EXIT_ERROR);
         }
     };
     let code = match runtime.block_on(run(cli, sandbox, rehearsal)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("keyward: {err:#}");
+            complain(format_args!("{err:#}"));
             ExitCode::from(EXIT_ERROR)
         }
     };
@@ -160,4 +160,11 @@ async fn inventory(settings: Settings, args: &InventoryArgs) -> anyhow::Result<E
     } else {
         ExitCode::from(EXIT_PARTIAL)
     })
+}
+
+/// Says what went wrong on standard error; a closed standard error (a pipe whose reader is
+/// gone) is no reason to panic on the way out.
+fn complain(message: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "keyward: {message}");
 }

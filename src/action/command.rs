@@ -114,21 +114,9 @@ pub async fn run(
 
     writeln!(out, "Running:")?;
     out.flush()?;
+    // A closed standard output must not stop the run before it is journaled.
     let outcome = super::execute(&plan, &clients, |step| {
-        let detail = match (&step.status, &step.error) {
-            (StepStatus::Failed, Some(err)) => format!("FAILED: {err}"),
-            (status, _) => format!("{status:?}").to_lowercase(),
-        };
-        let request = step
-            .request_id
-            .as_deref()
-            .map_or_else(String::new, |id| format!(" (request {id})"));
-        println!(
-            "  {}. [{}] {}: {detail}{request}",
-            step.index + 1,
-            step.region,
-            step.operation
-        );
+        let _ = write_step(&mut std::io::stdout(), step);
     })
     .await;
     let entry = super::record(
@@ -152,6 +140,27 @@ pub async fn run(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// One finished step as the headless commands print it: number, region, call, outcome and
+/// the AWS request id.
+pub fn write_step(out: &mut impl Write, step: &super::StepOutcome) -> std::io::Result<()> {
+    let detail = match (&step.status, &step.error) {
+        (StepStatus::Failed, Some(err)) => format!("FAILED: {err}"),
+        (status, _) => format!("{status:?}").to_lowercase(),
+    };
+    let request = step
+        .request_id
+        .as_deref()
+        .map_or_else(String::new, |id| format!(" (request {id})"));
+    writeln!(
+        out,
+        "  {}. [{}] {}: {detail}{request}",
+        step.index + 1,
+        step.region,
+        step.operation
+    )?;
+    out.flush()
 }
 
 fn request_of(action: &KeyAction) -> (&str, Request) {

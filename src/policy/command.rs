@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use super::report::{self, CheckFormat, ReportFormat};
 use super::rotate::{self, DueKey};
 use super::{Evaluation, Policy, evaluate};
-use crate::action::{Confirmation, Context, KeyExtras, Request, StepStatus};
+use crate::action::{Confirmation, Context, KeyExtras, Request};
 use crate::audit::{Journal, Operator};
 use crate::aws::Clients;
 use crate::config::Settings;
@@ -222,21 +222,9 @@ pub async fn rotate_due(
         let Ok(plan) = &item.plan else { continue };
         writeln!(out, "{} in {}:", item.verdict.name(), item.verdict.region)?;
         out.flush()?;
+        // A closed standard output must not stop a key before it is journaled.
         let outcome = crate::action::execute(plan, &clients, |step| {
-            let detail = match (&step.status, &step.error) {
-                (StepStatus::Failed, Some(err)) => format!("FAILED: {err}"),
-                (status, _) => format!("{status:?}").to_lowercase(),
-            };
-            let request = step
-                .request_id
-                .as_deref()
-                .map_or_else(String::new, |id| format!(" (request {id})"));
-            println!(
-                "  {}. [{}] {}: {detail}{request}",
-                step.index + 1,
-                step.region,
-                step.operation
-            );
+            let _ = crate::action::command::write_step(&mut std::io::stdout(), step);
         })
         .await;
         let entry = crate::action::record(
