@@ -88,10 +88,30 @@ impl TryFrom<String> for Region {
     }
 }
 
-/// An integer checked against an inclusive range while it is deserialized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "i64")]
+/// An integer checked against an inclusive range while it is deserialized; any other type
+/// is refused with the range it should have been in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounded<const MIN: i64, const MAX: i64>(u32);
+
+impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Bounded<MIN, MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Range<const MIN: i64, const MAX: i64>;
+        impl<const MIN: i64, const MAX: i64> serde::de::Visitor<'_> for Range<MIN, MAX> {
+            type Value = Bounded<MIN, MAX>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a whole number from {MIN} to {MAX}")
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Self::Value, E> {
+                Bounded::try_from(value).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Self::Value, E> {
+                let value = i64::try_from(value).unwrap_or(i64::MAX);
+                Bounded::try_from(value).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_i64(Range::<MIN, MAX>)
+    }
+}
 
 impl<const MIN: i64, const MAX: i64> Bounded<MIN, MAX> {
     pub fn get(self) -> u32 {
@@ -337,8 +357,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
             message,
         }
     };
-    let file: FileConfig =
-        toml::from_str(text).map_err(|err| invalid(err.span(), err.message().to_owned()))?;
+    let file: FileConfig = toml::from_str(text).map_err(|err| {
+        let message = match err.span().and_then(|span| key_at(text, span.start)) {
+            Some(key) if !err.message().contains(&format!("`{key}`")) => {
+                format!("{key}: {}", err.message())
+            }
+            _ => err.message().to_owned(),
+        };
+        invalid(err.span(), message)
+    })?;
 
     let mut settings = Settings {
         source: Some(path.to_owned()),
@@ -511,3 +538,14 @@ impl ConfigError {
 
 #[cfg(test)]
 mod tests;
+
+/// The key assigned on the line holding byte `offset` of `text`, as in `key = value`.
+fn key_at(text: &str, offset: usize) -> Option<&str> {
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty() && !key.starts_with('#')).then_some(key)
+}

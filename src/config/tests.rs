@@ -409,3 +409,15 @@ expires = 2027-02-01
         assert!(err.contains("invalid key"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn a_wrong_type_names_the_field_and_what_would_be_valid() {
+    let err = parse_err("refresh_interval_secs = \"sixty\"\n");
+    assert!(err.contains("refresh_interval_secs:"), "{err}");
+    assert!(err.contains("a whole number from 5 to 86400"), "{err}");
+    let err = parse_err("read_only = 3\n");
+    assert!(
+        err.contains("read_only:") && err.contains("a boolean"),
+        "{err}"
+    );
+}
