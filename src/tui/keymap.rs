@@ -241,8 +241,14 @@ pub const BINDINGS: &[Binding] = &[
         "Enter",
         &[KeyCode::Enter],
         Command::Open,
-        "open the key's detail",
-        Scope::Panes(&[Pane::Keys, Pane::Rotation, Pane::Compliance]),
+        "open the detail: key, journal entry, alarm",
+        Scope::Panes(&[
+            Pane::Keys,
+            Pane::Rotation,
+            Pane::Compliance,
+            Pane::Alarms,
+            Pane::Audit,
+        ]),
     )),
     bind(
         "Esc",

@@ -6,8 +6,16 @@ use crate::estate::Key;
 use crate::policy::Verdict;
 use crate::tui::dialog::{ActionMenu, Overlay};
 
+/// Lines of an entry's recorded details the detail overlay shows.
+const DETAIL_LINES: usize = 12;
+
 impl App {
     pub(super) fn open_detail(&mut self) {
+        match self.pane {
+            Pane::Audit => return self.open_entry(),
+            Pane::Alarms => return self.open_alarm(),
+            _ => {}
+        }
         let Some(arn) = self.selected_key().map(|k| k.arn.clone()) else {
             return;
         };
@@ -187,5 +195,79 @@ impl App {
             PlanRequest::Approve(items),
             self.context(),
         )]
+    }
+
+    /// The selected journal entry in full: who, when, its hashes and what it recorded.
+    fn open_entry(&mut self) {
+        let Some(journal) = &self.journal.data else {
+            return;
+        };
+        let Some(entry) = journal.entries.iter().rev().nth(self.audit_selected) else {
+            return;
+        };
+        let operator = &entry.operator;
+        let mut lines = vec![
+            entry.summary.clone(),
+            format!(
+                "{} UTC, entry {}",
+                entry.time.format("%Y-%m-%d %H:%M:%S"),
+                entry.seq
+            ),
+            format!(
+                "operator {} on {}{}{}",
+                operator.user,
+                operator.host,
+                operator
+                    .ssh_client
+                    .as_deref()
+                    .map_or_else(String::new, |c| format!(", SSH from {c}")),
+                operator
+                    .aws_identity
+                    .as_deref()
+                    .map_or_else(String::new, |a| format!(", AWS {a}"))
+            ),
+            format!("hash {}", entry.hash),
+            format!("after {}", entry.prev),
+        ];
+        let details = serde_json::to_string_pretty(&entry.details).unwrap_or_default();
+        lines.extend(details.lines().take(DETAIL_LINES).map(str::to_owned));
+        if details.lines().count() > DETAIL_LINES {
+            lines.push("… (keyward audit show --format json has it all)".into());
+        }
+        self.overlay = Some(Overlay::Notice {
+            title: format!("Journal entry {}", entry.seq),
+            lines,
+        });
+    }
+
+    /// The selected alarm in full, with its reason.
+    fn open_alarm(&mut self) {
+        let Some(alarm) = self.estate.alarms().nth(self.alarms_selected) else {
+            return;
+        };
+        let mut lines = vec![
+            format!(
+                "{} in {}: {}",
+                alarm.name,
+                alarm.region,
+                alarm.state.label()
+            ),
+            alarm.reason.clone(),
+        ];
+        if let (Some(metric), Some(threshold)) = (&alarm.metric, alarm.threshold) {
+            lines.push(format!(
+                "{} {} {} {threshold}",
+                alarm.namespace.as_deref().unwrap_or(""),
+                metric,
+                alarm.comparison.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(since) = alarm.since {
+            lines.push(format!("since {} UTC", since.format("%Y-%m-%d %H:%M:%S")));
+        }
+        self.overlay = Some(Overlay::Notice {
+            title: format!("Alarm {}", alarm.name),
+            lines,
+        });
     }
 }

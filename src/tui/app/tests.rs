@@ -525,3 +525,19 @@ fn the_cache_shows_marked_stale_until_read_live_and_is_saved_once_all_have_answe
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn enter_on_an_alarm_shows_its_whole_reason() {
+    let mut app = fixture::app();
+    app.pane = Pane::Alarms;
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    let Some(Overlay::Notice { title, lines }) = &app.overlay else {
+        panic!("no alarm detail");
+    };
+    assert_eq!(title, "Alarm KeyRotationDelay");
+    assert!(
+        lines.iter().any(|l| l.contains("ALARM for the fixture")),
+        "{lines:?}"
+    );
+}

@@ -84,14 +84,19 @@ fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             } else {
                 ratatui::style::Style::new()
             };
+            // A region never read has no counts, which is not the same as none.
+            let shown = |n: usize| match state.keys.data {
+                Some(_) => n.to_string(),
+                None => "-".to_owned(),
+            };
             Row::new([
                 region.to_owned(),
                 keys,
-                count(RotationStatus::Ok).to_string(),
-                count(RotationStatus::DueSoon).to_string(),
-                overdue.to_string(),
-                count(RotationStatus::Disabled).to_string(),
-                count(RotationStatus::NotRotatable).to_string(),
+                shown(count(RotationStatus::Ok)),
+                shown(count(RotationStatus::DueSoon)),
+                shown(overdue),
+                shown(count(RotationStatus::Disabled)),
+                shown(count(RotationStatus::NotRotatable)),
                 clusters,
                 alarms,
                 read,
