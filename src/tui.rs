@@ -71,11 +71,12 @@ pub async fn run(
     let mut guard = TerminalGuard::enter().context("taking over the terminal")?;
     tracing::info!(regions = ?settings.regions, "console started");
     runtime.identify();
-    for effect in app.start() {
-        runtime.apply(effect);
-    }
+    // The cache first, so the first refresh is already incremental from what it holds.
     if let Some(cached) = cached {
         app.update(Message::Cached(cached.regions));
+    }
+    for effect in app.start() {
+        runtime.apply(effect);
     }
 
     let mut events = EventStream::new();

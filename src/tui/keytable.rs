@@ -52,6 +52,9 @@ pub struct KeyRow {
     /// Position of the key in that region's key list.
     pub index: usize,
     pub view: RotationView,
+    /// Everything the filter matches, lowercased once when the row is built, so a keystroke
+    /// in the filter costs one substring search per key.
+    pub search: String,
 }
 
 /// Every key, the current filter and sort, and the selection.
@@ -79,10 +82,12 @@ impl KeyTable {
         for (region, (_, state)) in estate.iter().enumerate() {
             for (index, key) in state.keys.data.iter().flatten().enumerate() {
                 let view = evaluate(key, policy, now);
+                let search = search_text(key, &view);
                 self.rows.push(KeyRow {
                     region,
                     index,
                     view,
+                    search,
                 });
             }
         }
@@ -96,25 +101,11 @@ impl KeyTable {
     pub fn refilter(&mut self, estate: &Estate) {
         let needle = self.filter.to_lowercase();
         let mut visible: Vec<usize> = (0..self.rows.len())
-            .filter(|&i| needle.is_empty() || self.matches(estate, &self.rows[i], &needle))
+            .filter(|&i| needle.is_empty() || self.rows[i].search.contains(&needle))
             .collect();
         visible.sort_by(|&a, &b| self.compare(estate, &self.rows[a], &self.rows[b]));
         self.visible = visible;
         self.selected = self.selected.min(self.visible.len().saturating_sub(1));
-    }
-
-    fn matches(&self, estate: &Estate, row: &KeyRow, needle: &str) -> bool {
-        let Some(key) = key_of(estate, row) else {
-            return false;
-        };
-        let contains = |text: &str| text.to_lowercase().contains(needle);
-        key.aliases.iter().any(|a| contains(a))
-            || contains(&key.key_id)
-            || contains(&key.region)
-            || contains(&key.key_spec)
-            || contains(&key.state)
-            || contains(&key.description)
-            || contains(row.view.status.label())
     }
 
     fn compare(&self, estate: &Estate, a: &KeyRow, b: &KeyRow) -> Ordering {
@@ -181,6 +172,21 @@ impl KeyTable {
             .iter()
             .find(|row| key_of(estate, row).is_some_and(|k| k.arn == arn))
     }
+}
+
+/// The fields the filter looks in: aliases, key id, region, spec, state, description and the
+/// rotation status, lowercased and separated so no match spans two fields.
+fn search_text(key: &Key, view: &RotationView) -> String {
+    let mut fields: Vec<&str> = key.aliases.iter().map(String::as_str).collect();
+    fields.extend([
+        key.key_id.as_str(),
+        key.region.as_str(),
+        key.key_spec.as_str(),
+        key.state.as_str(),
+        key.description.as_str(),
+        view.status.label(),
+    ]);
+    fields.join("\n").to_lowercase()
 }
 
 /// The key a row points at; `None` only if the estate changed without a rebuild.
