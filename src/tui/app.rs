@@ -183,7 +183,10 @@ impl App {
         match message {
             Message::Input(event) => self.on_input(event),
             Message::Region(fetch) => {
-                self.stale.remove(&fetch.snapshot.region);
+                // A failed read leaves the cached data as it was: still the cache's, still stale.
+                if fetch.snapshot.keys.is_ok() {
+                    self.stale.remove(&fetch.snapshot.region);
+                }
                 if let Some(state) = self.estate.regions.get_mut(&fetch.snapshot.region) {
                     state.absorb_fetch(fetch);
                 }

@@ -541,3 +541,20 @@ fn enter_on_an_alarm_shows_its_whole_reason() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_failed_live_read_keeps_the_cached_data_marked_stale() {
+    let mut app = App::new(&fixture::settings(), fixture::now());
+    app.update(Message::Cached(vec![fixture::snapshot("us-east-1")]));
+    app.start();
+    let mut failed = fixture::snapshot("us-east-1");
+    failed.keys = Err(SourceError {
+        operation: "ListKeys".into(),
+        code: "ConnectionFailed".into(),
+        message: "connection refused".into(),
+        request_id: None,
+    });
+    app.update(Message::Region(failed.into()));
+    assert!(app.stale.contains("us-east-1"));
+    assert!(!app.keys.rows.is_empty());
+}
