@@ -25,9 +25,10 @@ pub use client::{Clients, RegionClients};
 pub use cloudwatch::{AlarmDefinition, MetricPoint, describe_alarm, put_alarm, put_metric_data};
 pub use credentials::describe_source as describe_credentials_source;
 pub use error::{CredentialsUnavailable, ErrorClass, classify};
-pub use kms::{fetch_key, key_from_metadata};
+pub use kms::{KeyProgress, ProgressSink, fetch_key, key_from_metadata};
 pub use refresh::{
-    Known, REVALIDATE_WINDOW, fetch_region_incremental, needs_reading, revalidation_due,
+    Known, REVALIDATE_WINDOW, fetch_region_incremental, fetch_region_reporting, needs_reading,
+    revalidation_due,
 };
 pub use time::to_chrono;
 

@@ -16,6 +16,7 @@ use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -58,14 +59,54 @@ pub enum CacheError {
     Encode(#[from] serde_json::Error),
 }
 
+/// A region as the console hands it to [`save_shared`]: the keys are the console's own, shared,
+/// so saving copies none of them.
+#[derive(Debug, Clone)]
+pub struct SharedRegion {
+    pub region: String,
+    pub fetched_at: DateTime<Utc>,
+    pub keys: Result<Arc<Vec<Key>>, SourceError>,
+    pub clusters: Fetched<Vec<Cluster>>,
+    pub alarms: Fetched<Vec<Alarm>>,
+}
+
 /// Saves `snapshots` for `scope` (a string naming the estate: endpoint, profile, account),
 /// replacing the file in one step.
 pub fn save(path: &Path, scope: &str, snapshots: &[RegionSnapshot]) -> Result<(), CacheError> {
+    let regions: Vec<RegionOut<'_>> = snapshots
+        .iter()
+        .map(|s| RegionOut {
+            region: &s.region,
+            fetched_at: s.fetched_at,
+            keys: s.keys.as_deref(),
+            clusters: s.clusters.as_deref(),
+            alarms: s.alarms.as_deref(),
+        })
+        .collect();
+    write(path, scope, &regions)
+}
+
+/// [`save`] for regions the console shares with it.
+pub fn save_shared(path: &Path, scope: &str, regions: &[SharedRegion]) -> Result<(), CacheError> {
+    let regions: Vec<RegionOut<'_>> = regions
+        .iter()
+        .map(|s| RegionOut {
+            region: &s.region,
+            fetched_at: s.fetched_at,
+            keys: s.keys.as_ref().map(|keys| keys.as_slice()),
+            clusters: s.clusters.as_deref(),
+            alarms: s.alarms.as_deref(),
+        })
+        .collect();
+    write(path, scope, &regions)
+}
+
+fn write(path: &Path, scope: &str, regions: &[RegionOut<'_>]) -> Result<(), CacheError> {
     let body = serde_json::to_vec(&FileOut {
         schema: SCHEMA_VERSION,
         scope,
         written_at: Utc::now(),
-        regions: snapshots,
+        regions,
     })?;
 
     // Step 1: the directory, private to the user.
@@ -168,7 +209,17 @@ struct FileOut<'a> {
     schema: u32,
     scope: &'a str,
     written_at: DateTime<Utc>,
-    regions: &'a [RegionSnapshot],
+    regions: &'a [RegionOut<'a>],
+}
+
+/// A region as [`RegionSnapshot`] serializes it, borrowed.
+#[derive(Serialize)]
+struct RegionOut<'a> {
+    region: &'a str,
+    fetched_at: DateTime<Utc>,
+    keys: Result<&'a [Key], &'a SourceError>,
+    clusters: Result<&'a [Cluster], &'a SourceError>,
+    alarms: Result<&'a [Alarm], &'a SourceError>,
 }
 
 /// Just the version, read first so a file of another layout is named as such.
@@ -375,7 +426,7 @@ impl From<KeyIn> for Key {
                 primary_region: m.primary_region,
                 replica_regions: m.replica_regions,
             }),
-            tags: k.tags,
+            tags: k.tags.into_iter().collect(),
             rotation: RotationFacts {
                 enabled: k.rotation.enabled,
                 period_days: k.rotation.period_days,

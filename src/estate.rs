@@ -6,6 +6,7 @@
 //! render them. Nothing here does I/O or knows the current time.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -109,8 +110,76 @@ impl RotationFacts {
 /// The `state` of a key that DescribeKey could not describe; its errors say why.
 pub const UNDESCRIBED: &str = "Unknown";
 
+/// The `state` of a key that is listed but not yet described; the read is under way.
+pub const DESCRIBING: &str = "Describing";
+
 /// AWS allows this many on-demand rotations per key over its lifetime.
 pub const ON_DEMAND_ROTATION_LIMIT: usize = 25;
+
+/// A key's tags, sorted by name. A sorted list rather than a map: keys carry a handful of
+/// tags, and a map's node would cost more than the tags themselves at estate scale.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags(Vec<(String, String)>);
+
+impl Tags {
+    /// The value of the tag `name`.
+    pub fn get(&self, name: &str) -> Option<&String> {
+        self.position(name).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Sets the tag `name`, returning the value it replaced.
+    pub fn insert(&mut self, name: String, value: String) -> Option<String> {
+        match self.position(&name) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (name, value));
+                None
+            }
+        }
+    }
+
+    /// The tags in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(name, value)| (name, value))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name))
+    }
+}
+
+impl FromIterator<(String, String)> for Tags {
+    /// Tags in any order; of two with one name, the later wins, as a map's insert would.
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        let mut tags = Tags::default();
+        for (name, value) in iter {
+            tags.insert(name, value);
+        }
+        tags.0.shrink_to_fit();
+        tags
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for Tags {
+    fn from(tags: [(String, String); N]) -> Self {
+        tags.into_iter().collect()
+    }
+}
+
+impl Serialize for Tags {
+    /// As a map from name to value.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
 
 /// A KMS key with everything the console shows about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -131,13 +200,37 @@ pub struct Key {
     pub custom_key_store_id: Option<String>,
     pub multi_region: Option<MultiRegion>,
     /// The key's tags (ListResourceTags); read for customer-managed keys only.
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     pub rotation: RotationFacts,
     /// Calls about this key that failed; the rest of the key still renders.
     pub errors: Vec<SourceError>,
 }
 
 impl Key {
+    /// A key as the lists name it, before DescribeKey: its id and aliases, state
+    /// [`DESCRIBING`], nothing else known.
+    pub fn listed(region: &str, key_id: &str, aliases: Vec<String>) -> Key {
+        Key {
+            arn: String::new(),
+            region: region.to_owned(),
+            key_id: key_id.to_owned(),
+            aliases,
+            description: String::new(),
+            key_spec: String::new(),
+            key_usage: String::new(),
+            origin: String::new(),
+            manager: KeyManager::Customer,
+            state: DESCRIBING.to_owned(),
+            created: None,
+            deletion_date: None,
+            custom_key_store_id: None,
+            multi_region: None,
+            tags: Tags::default(),
+            rotation: RotationFacts::default(),
+            errors: Vec::new(),
+        }
+    }
+
     /// The first alias, or the key id when the key has none.
     pub fn display_name(&self) -> &str {
         self.aliases
@@ -295,7 +388,8 @@ impl<T> Feed<T> {
 /// The console's picture of one region, across refreshes.
 #[derive(Debug, Clone, Default)]
 pub struct RegionState {
-    pub keys: Feed<Vec<Key>>,
+    /// Shared, so a refresh and the cache read the keys without copying them.
+    pub keys: Feed<Arc<Vec<Key>>>,
     pub clusters: Feed<Vec<Cluster>>,
     pub alarms: Feed<Vec<Alarm>>,
     /// When the latest refresh of this region finished, successful or not.
@@ -304,15 +398,18 @@ pub struct RegionState {
     pub throttled: u32,
     /// When a refresh last met throttling, so the console can show throttled periods.
     pub last_throttled_at: Option<DateTime<Utc>>,
+    /// Keys the refresh under way has listed and is still describing; empty once it is done.
+    pub describing: std::collections::HashSet<String>,
 }
 
 impl RegionState {
     pub fn absorb(&mut self, snapshot: RegionSnapshot) {
         let at = snapshot.fetched_at;
-        self.keys.absorb(snapshot.keys, at);
+        self.keys.absorb(snapshot.keys.map(Arc::new), at);
         self.clusters.absorb(snapshot.clusters, at);
         self.alarms.absorb(snapshot.alarms, at);
         self.attempted_at = Some(at);
+        self.describing.clear();
     }
 
     /// Folds in a fetch like [`absorb`](Self::absorb), and notes whether AWS throttled it.
@@ -323,6 +420,11 @@ impl RegionState {
         if fetch.throttled > 0 {
             self.last_throttled_at = Some(at);
         }
+    }
+
+    /// The last good key list, empty before the first.
+    pub fn key_list(&self) -> &[Key] {
+        self.keys.data.as_deref().map_or(&[], Vec::as_slice)
     }
 
     pub fn set_loading(&mut self) {
@@ -363,7 +465,7 @@ impl Estate {
 
     /// Every key of every region whose key list has been fetched at least once.
     pub fn keys(&self) -> impl Iterator<Item = &Key> {
-        self.iter().flat_map(|(_, s)| s.keys.data.iter().flatten())
+        self.iter().flat_map(|(_, s)| s.key_list())
     }
 
     pub fn clusters(&self) -> impl Iterator<Item = &Cluster> {

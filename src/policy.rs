@@ -18,13 +18,13 @@ pub mod report;
 pub mod rotate;
 mod rules;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::config::{Exemption, RotationPolicy, RotationRule, Settings};
-use crate::estate::{MultiRegionRole, RegionSnapshot, SourceError};
+use crate::estate::{Key, MultiRegionRole, RegionSnapshot, SourceError};
 pub use coverage::Coverage;
 pub use forecast::Forecast;
 pub use judge::judge_key;
@@ -316,25 +316,62 @@ impl Evaluation {
     }
 }
 
+/// What the evaluation reads of one region, borrowed, so the console judges the estate it
+/// holds without copying it.
+#[derive(Debug, Clone, Copy)]
+pub struct RegionKeys<'a> {
+    pub region: &'a str,
+    pub fetched_at: DateTime<Utc>,
+    /// The region's keys, or why they could not be listed.
+    pub keys: Result<&'a [Key], &'a SourceError>,
+}
+
+impl<'a> From<&'a RegionSnapshot> for RegionKeys<'a> {
+    fn from(snapshot: &'a RegionSnapshot) -> Self {
+        RegionKeys {
+            region: &snapshot.region,
+            fetched_at: snapshot.fetched_at,
+            keys: snapshot.keys.as_deref(),
+        }
+    }
+}
+
 /// Judges every key of `snapshots` against `policy` at `as_of`.
 pub fn evaluate(snapshots: &[RegionSnapshot], policy: &Policy, as_of: DateTime<Utc>) -> Evaluation {
-    // Primaries and single-region keys first, so replicas can follow their primary's verdict.
-    let keys: Vec<_> = snapshots
+    let regions: Vec<RegionKeys<'_>> = snapshots.iter().map(RegionKeys::from).collect();
+    evaluate_regions(&regions, policy, as_of)
+}
+
+/// [`evaluate`] over borrowed regions.
+pub fn evaluate_regions(
+    snapshots: &[RegionKeys<'_>],
+    policy: &Policy,
+    as_of: DateTime<Utc>,
+) -> Evaluation {
+    let keys: Vec<&Key> = snapshots
         .iter()
-        .flat_map(|s| s.keys.iter().flatten())
+        .flat_map(|s| s.keys.ok().into_iter().flatten())
         .collect();
-    let own: Vec<Verdict> = keys.iter().map(|k| judge_key(k, policy, as_of)).collect();
-    // Keys DescribeKey could not describe have no ARN; they are never anyone's primary.
-    let by_arn: BTreeMap<String, Verdict> = own
-        .iter()
-        .filter(|v| !v.arn.is_empty())
-        .map(|v| (v.arn.clone(), v.clone()))
-        .collect();
-    let mut verdicts: Vec<Verdict> = keys
-        .iter()
-        .zip(own)
-        .map(|(key, own)| judge::follow_primary(key, own, &by_arn))
-        .collect();
+    let mut verdicts: Vec<Verdict> = keys.iter().map(|k| judge_key(k, policy, as_of)).collect();
+    // Replicas then follow their primary's verdict. Keys DescribeKey could not describe have
+    // no ARN; they are never anyone's primary.
+    let followed: Vec<(usize, Verdict)> = {
+        let by_arn: HashMap<&str, usize> = verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.arn.is_empty())
+            .map(|(i, v)| (v.arn.as_str(), i))
+            .collect();
+        let primary = |arn: &str| by_arn.get(arn).map(|&i| &verdicts[i]);
+        keys.iter()
+            .enumerate()
+            .filter(|(_, key)| judge::is_replica(key))
+            .map(|(i, key)| (i, judge::follow_primary(key, verdicts[i].clone(), primary)))
+            .collect()
+    };
+    for (i, verdict) in followed {
+        verdicts[i] = verdict;
+    }
     verdicts.sort_by(|a, b| {
         (a.status, &a.region, a.name(), &a.key_id).cmp(&(b.status, &b.region, b.name(), &b.key_id))
     });
@@ -351,7 +388,7 @@ pub fn evaluate(snapshots: &[RegionSnapshot], policy: &Policy, as_of: DateTime<U
     } else {
         Outcome::Compliant
     };
-    let watched: Vec<String> = snapshots.iter().map(|s| s.region.clone()).collect();
+    let watched: Vec<String> = snapshots.iter().map(|s| s.region.to_owned()).collect();
 
     Evaluation {
         as_of,
@@ -370,7 +407,7 @@ pub fn evaluate(snapshots: &[RegionSnapshot], policy: &Policy, as_of: DateTime<U
     }
 }
 
-fn region_result(snap: &RegionSnapshot, verdicts: &[Verdict]) -> RegionResult {
+fn region_result(snap: &RegionKeys<'_>, verdicts: &[Verdict]) -> RegionResult {
     let mut counts = BTreeMap::new();
     let (mut judged, mut violations) = (0, 0);
     for verdict in verdicts.iter().filter(|v| v.region == snap.region) {
@@ -379,9 +416,9 @@ fn region_result(snap: &RegionSnapshot, verdicts: &[Verdict]) -> RegionResult {
         violations += usize::from(verdict.status.is_violation());
     }
     RegionResult {
-        region: snap.region.clone(),
+        region: snap.region.to_owned(),
         fetched_at: snap.fetched_at,
-        error: snap.keys.as_ref().err().cloned(),
+        error: snap.keys.err().cloned(),
         counts,
         judged,
         violations,

@@ -210,6 +210,12 @@ pub fn evaluate(key: &Key, policy: &RotationPolicy, now: DateTime<Utc>) -> Rotat
                 "key is disabled; it cannot be used or rotated".into(),
             );
         }
+        crate::estate::DESCRIBING => {
+            return RotationView::bare(
+                RotationStatus::Unknown,
+                "listed, not yet described: the read is under way".into(),
+            );
+        }
         crate::estate::UNDESCRIBED => {
             return RotationView::bare(
                 RotationStatus::Unknown,

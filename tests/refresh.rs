@@ -16,12 +16,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
-use keyward::aws::{Clients, Known, fetch_region, fetch_region_incremental, revalidation_due};
+use keyward::aws::{
+    Clients, KeyProgress, Known, fetch_region, fetch_region_incremental, fetch_region_reporting,
+    revalidation_due,
+};
 use keyward::config::Settings;
-use keyward::estate::{Key, RegionFetch};
+use keyward::estate::{DESCRIBING, Key, RegionFetch};
 use keyward::sandbox::moto::MotoServer;
 use support::estate;
-use support::proxy::FaultProxy;
+use support::proxy::{Fault, FaultProxy};
 
 const REGION: &str = "eu-central-1";
 /// A few hundred keys: enough that a refresh's slice of re-validations is a small share.
@@ -246,4 +249,76 @@ async fn invalidated_keys_are_read_again_and_others_wait_for_their_window() {
         "Disabled"
     );
     assert!(requests > 3 * KEYS, "{requests} requests");
+}
+
+/// A cold read of a large region takes minutes within its budget; the console shows the keys
+/// as soon as they are listed, then fills them in as they are described.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_read_reports_the_listed_keys_before_describing_them() {
+    let stand = Stand::new().await;
+    // Slow enough that describing takes several progress intervals.
+    stand.proxy.set(Fault::Delay(Duration::from_millis(20)));
+    let reports = std::sync::Mutex::new(Vec::new());
+    let sink = |progress: KeyProgress| {
+        let requests = stand.proxy.request_count();
+        reports.lock().unwrap().push((requests, progress));
+    };
+    let before = stand.proxy.request_count();
+    let clients = stand.watched.region(REGION).unwrap();
+    let fetch = tokio::time::timeout(
+        FETCH_DEADLINE,
+        fetch_region_reporting(clients, None, Utc::now(), Some(&sink)),
+    )
+    .await
+    .expect("the read finishes");
+    let total = stand.proxy.request_count() - before;
+    let reports = reports.into_inner().unwrap();
+    let final_keys = keys(&fetch);
+
+    // First: every key, listed, none described yet, after a handful of the read's requests.
+    let Some((
+        at,
+        KeyProgress::Listed {
+            keys: listed,
+            describing,
+        },
+    )) = reports.first()
+    else {
+        panic!("the first report is not the listing: {:?}", reports.first());
+    };
+    assert_eq!(ids(listed), stand.seeded);
+    assert!(listed.iter().all(|k| k.state == DESCRIBING));
+    assert_eq!(
+        describing.iter().cloned().collect::<BTreeSet<_>>(),
+        stand.seeded
+    );
+    assert!(
+        (at - before) * 20 < total,
+        "listed after {} of {total} requests",
+        at - before
+    );
+    let listed_aliases: Vec<_> = listed.iter().map(|k| (&k.key_id, &k.aliases)).collect();
+    for (id, aliases) in listed_aliases {
+        let read = final_keys.iter().find(|k| &k.key_id == id).unwrap();
+        assert_eq!(&read.aliases, aliases, "aliases of {id}");
+    }
+
+    // Then the described keys, each once, each as the finished read has it.
+    let mut described = BTreeSet::new();
+    for (_, report) in &reports[1..] {
+        let KeyProgress::Described(batch) = report else {
+            panic!("a second listing");
+        };
+        for key in batch {
+            assert!(described.insert(key.key_id.clone()), "{} twice", key.key_id);
+            let read = final_keys.iter().find(|k| k.key_id == key.key_id).unwrap();
+            assert_eq!(key, read);
+        }
+    }
+    assert!(
+        reports.len() >= 2,
+        "{} reports over {total} delayed requests",
+        reports.len()
+    );
+    assert_eq!(ids(final_keys), stand.seeded);
 }

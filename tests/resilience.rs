@@ -187,13 +187,7 @@ async fn a_refusing_region_fails_alone_keeps_its_last_data_and_recovers() {
 
     // The console keeps the last good data, its age, and the error beside it.
     let eu = &estate_state.regions[PROXIED];
-    let kept: BTreeSet<String> = eu
-        .keys
-        .data
-        .iter()
-        .flatten()
-        .map(|k| k.key_id.clone())
-        .collect();
+    let kept: BTreeSet<String> = eu.key_list().iter().map(|k| k.key_id.clone()).collect();
     assert_eq!(&kept, stand.seeded(PROXIED));
     assert_eq!(eu.keys.fetched_at, Some(first_at));
     assert_eq!(eu.keys.age(refused_at), Some(refused_at - first_at));

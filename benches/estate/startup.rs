@@ -68,7 +68,6 @@ pub fn measure(label: &str, snapshots: &[RegionSnapshot], dir: &std::path::Path)
 /// The figures for the moto inventory's snapshots and for 10,000 synthetic keys.
 pub fn measure_all(inventory: &[RegionSnapshot], dir: &std::path::Path) -> Value {
     let synthetic: Vec<RegionSnapshot> = synthetic::fetches(10_000, Utc::now())
-        .into_iter()
         .map(|f| f.snapshot)
         .collect();
     json!({

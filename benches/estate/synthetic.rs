@@ -1,11 +1,9 @@
 //! A synthetic estate of any size, for the frame and memory figures that moto cannot reach
 //! (100,000 keys would take it hours to serve).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use keyward::estate::{
-    Key, KeyManager, RegionFetch, RegionSnapshot, RotationFacts, RotationKind, RotationRecord,
+    Key, KeyManager, RegionFetch, RegionSnapshot, RotationFacts, RotationKind, RotationRecord, Tags,
 };
 
 /// Ten regions; keys are spread evenly over them.
@@ -45,7 +43,7 @@ fn key(region: &str, i: usize, now: DateTime<Utc>) -> Key {
         deletion_date: None,
         custom_key_store_id: None,
         multi_region: None,
-        tags: BTreeMap::from([
+        tags: Tags::from([
             ("team".to_owned(), format!("team-{}", i % 40)),
             ("env".to_owned(), "prod".to_owned()),
         ]),
@@ -65,23 +63,21 @@ fn key(region: &str, i: usize, now: DateTime<Utc>) -> Key {
     }
 }
 
-/// `total` keys over [`REGIONS`], one fetch per region, as the console receives them.
-pub fn fetches(total: usize, now: DateTime<Utc>) -> Vec<RegionFetch> {
+/// `total` keys over [`REGIONS`], one fetch per region, as the console receives them: each
+/// region is made only when it is asked for, so no more than one exists beyond what the
+/// console holds, as with live fetches.
+pub fn fetches(total: usize, now: DateTime<Utc>) -> impl Iterator<Item = RegionFetch> {
     let per_region = total.div_ceil(REGIONS.len());
-    REGIONS
-        .iter()
-        .enumerate()
-        .map(|(r, region)| {
-            let keys = (r * per_region..((r + 1) * per_region).min(total))
-                .map(|i| key(region, i, now))
-                .collect();
-            RegionFetch::from(RegionSnapshot {
-                region: (*region).to_owned(),
-                fetched_at: now,
-                keys: Ok(keys),
-                clusters: Ok(Vec::new()),
-                alarms: Ok(Vec::new()),
-            })
+    REGIONS.iter().enumerate().map(move |(r, region)| {
+        let keys = (r * per_region..((r + 1) * per_region).min(total))
+            .map(|i| key(region, i, now))
+            .collect();
+        RegionFetch::from(RegionSnapshot {
+            region: (*region).to_owned(),
+            fetched_at: now,
+            keys: Ok(keys),
+            clusters: Ok(Vec::new()),
+            alarms: Ok(Vec::new()),
         })
-        .collect()
+    })
 }

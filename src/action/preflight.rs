@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use super::plan::{Call, KeyRef, Plan, Risk, Step, Tag, TagValue, Target};
-use crate::estate::{Key, KeyManager, MultiRegionRole, ON_DEMAND_ROTATION_LIMIT, UNDESCRIBED};
+use crate::estate::{
+    DESCRIBING, Key, KeyManager, MultiRegionRole, ON_DEMAND_ROTATION_LIMIT, UNDESCRIBED,
+};
 use crate::rotation::not_rotatable_reason;
 
 /// Rotation periods AWS accepts, in days.
@@ -83,6 +85,9 @@ pub struct KeyExtras {
 pub fn check(request: &Request, key: &Key, ctx: &Context) -> Result<(), Refusal> {
     if ctx.read_only {
         return refuse("read-only mode: keyward offers no action that changes keys");
+    }
+    if key.state == DESCRIBING {
+        return refuse("the key is still being read; wait for its description");
     }
     if key.state == UNDESCRIBED {
         return refuse("the key could not be described; refresh and look at its errors");

@@ -1,15 +1,14 @@
 //! KMS reads: keys, aliases, rotation status and rotation history of one region.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use aws_sdk_kms::types::{KeyMetadata, MultiRegionConfiguration};
 use futures::StreamExt;
 
 use super::{RegionClients, classify, to_chrono};
-use crate::estate::UNDESCRIBED;
 use crate::estate::{
     Fetched, Key, KeyManager, MultiRegion, MultiRegionRole, RotationFacts, RotationKind,
-    RotationRecord, SourceError,
+    RotationRecord, SourceError, Tags, UNDESCRIBED,
 };
 use crate::rotation::not_rotatable_reason;
 
@@ -20,7 +19,7 @@ pub(super) const ALIASES_OPERATION: &str = "ListAliases";
 /// Every key of the region with its aliases and rotation facts. Fails as a whole only when
 /// the keys cannot be listed; a key whose own calls fail carries the error on its row.
 pub async fn fetch_keys(clients: &RegionClients) -> Fetched<Vec<Key>> {
-    Ok(fetch_keys_reusing(clients, |_| None).await?.keys)
+    Ok(fetch_keys_reusing(clients, |_| None, None).await?.keys)
 }
 
 /// A region's keys read through the lists, with how many were described afresh.
@@ -29,12 +28,36 @@ pub(super) struct ListedKeys {
     pub described: usize,
 }
 
+/// What a read of a region's keys has learnt before it is done, for a console that shows rows
+/// as they come: a region of thousands of keys takes minutes to describe within its budget,
+/// but is listed in a request or two.
+#[derive(Debug, Clone)]
+pub enum KeyProgress {
+    /// The keys and aliases are listed. `keys` holds every listed key in list order: those
+    /// whose facts are still good as they are, the others as [`Key::listed`] placeholders,
+    /// which `describing` names.
+    Listed {
+        keys: Vec<Key>,
+        describing: Vec<String>,
+    },
+    /// Keys described since the previous report.
+    Described(Vec<Key>),
+}
+
+/// Where a read reports its [`KeyProgress`], if anyone listens.
+pub type ProgressSink<'a> = Option<&'a (dyn Fn(KeyProgress) + Send + Sync)>;
+
+/// How often a read reports the keys it has described.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Lists the region's keys and aliases, takes each listed key that `reuse` hands back as it
-/// is (with the aliases just listed), and describes the others. A ListAliases failure keeps
-/// the reused keys' previous aliases and is noted on every key.
+/// is (with the aliases just listed), and describes the others, reporting to `progress` on
+/// the way. A ListAliases failure keeps the reused keys' previous aliases and is noted on
+/// every key.
 pub(super) async fn fetch_keys_reusing(
     clients: &RegionClients,
     reuse: impl Fn(&str) -> Option<Key>,
+    progress: ProgressSink<'_>,
 ) -> Fetched<ListedKeys> {
     let (key_ids, aliases) = tokio::join!(list_key_ids(clients), list_aliases(clients));
     let key_ids = key_ids?;
@@ -66,9 +89,30 @@ pub(super) async fn fetch_keys_reusing(
         }
     }
 
+    let by_name = |a: &Key, b: &Key| {
+        a.display_name()
+            .cmp(b.display_name())
+            .then(a.key_id.cmp(&b.key_id))
+    };
+    if let Some(report) = progress
+        && !to_describe.is_empty()
+    {
+        let mut listed = keys.clone();
+        listed.extend(
+            to_describe
+                .iter()
+                .map(|id| Key::listed(&clients.region, id, listed_aliases(id))),
+        );
+        listed.sort_by(by_name);
+        report(KeyProgress::Listed {
+            keys: listed,
+            describing: to_describe.clone(),
+        });
+    }
+
     // Step 2: the others, described concurrently within the region's permits.
     let described = to_describe.len();
-    let fresh: Vec<Key> = futures::stream::iter(to_describe)
+    let mut fresh = futures::stream::iter(to_describe)
         .map(|key_id| {
             let aliases = listed_aliases(&key_id);
             let alias_error = alias_error.clone();
@@ -78,15 +122,18 @@ pub(super) async fn fetch_keys_reusing(
                 key
             }
         })
-        .buffer_unordered(clients.max_concurrency)
-        .collect()
-        .await;
-    keys.extend(fresh);
-    keys.sort_by(|a, b| {
-        a.display_name()
-            .cmp(b.display_name())
-            .then(a.key_id.cmp(&b.key_id))
-    });
+        .buffer_unordered(clients.max_concurrency);
+    let (mut reported, mut last_report) = (keys.len(), tokio::time::Instant::now());
+    while let Some(key) = fresh.next().await {
+        keys.push(key);
+        if let Some(report) = progress
+            && last_report.elapsed() >= PROGRESS_INTERVAL
+        {
+            report(KeyProgress::Described(keys[reported..].to_vec()));
+            (reported, last_report) = (keys.len(), tokio::time::Instant::now());
+        }
+    }
+    keys.sort_by(by_name);
     Ok(ListedKeys { keys, described })
 }
 
@@ -238,7 +285,7 @@ async fn describe(clients: &RegionClients, key_id: &str, aliases: Vec<String>) -
 }
 
 /// The key's tags. ListResourceTags allows at most 50 per page, so the page size is AWS's own.
-async fn list_tags(clients: &RegionClients, key_id: &str) -> Fetched<BTreeMap<String, String>> {
+async fn list_tags(clients: &RegionClients, key_id: &str) -> Fetched<Tags> {
     let _permit = clients.permit().await;
     let pages = clients
         .kms
@@ -345,7 +392,7 @@ pub fn key_from_metadata(meta: &KeyMetadata, region: &str, aliases: Vec<String>)
             .as_ref()
             .filter(|_| meta.multi_region.unwrap_or(true))
             .and_then(|config| multi_region(config, &arn)),
-        tags: BTreeMap::new(),
+        tags: Tags::default(),
         rotation: RotationFacts::default(),
         errors: Vec::new(),
         arn,
@@ -382,23 +429,8 @@ fn undescribed_key(
     aliases: Vec<String>,
     error: SourceError,
 ) -> Key {
-    Key {
-        arn: String::new(),
-        region: clients.region.clone(),
-        key_id: key_id.to_owned(),
-        aliases,
-        description: String::new(),
-        key_spec: String::new(),
-        key_usage: String::new(),
-        origin: String::new(),
-        manager: KeyManager::Customer,
-        state: UNDESCRIBED.to_owned(),
-        created: None,
-        deletion_date: None,
-        custom_key_store_id: None,
-        multi_region: None,
-        tags: BTreeMap::new(),
-        rotation: RotationFacts::default(),
-        errors: vec![error],
-    }
+    let mut key = Key::listed(&clients.region, key_id, aliases);
+    key.state = UNDESCRIBED.to_owned();
+    key.errors.push(error);
+    key
 }

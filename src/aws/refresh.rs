@@ -19,9 +19,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::kms::{self, ALIASES_OPERATION};
+use super::kms::{self, ALIASES_OPERATION, ProgressSink};
 use super::{RegionClients, cloudhsm, cloudwatch, name_credentials_source};
-use crate::estate::{Key, RegionFetch, RegionSnapshot, UNDESCRIBED};
+use crate::estate::{DESCRIBING, Key, RegionFetch, RegionSnapshot, UNDESCRIBED};
 
 /// Every key's facts are read again at least once in this long, whatever else happens.
 pub const REVALIDATE_WINDOW: TimeDelta = TimeDelta::minutes(30);
@@ -57,9 +57,20 @@ pub async fn fetch_region_incremental(
     previous: Option<Known<'_>>,
     now: DateTime<Utc>,
 ) -> RegionFetch {
+    fetch_region_reporting(clients, previous, now, None).await
+}
+
+/// [`fetch_region_incremental`], reporting the keys to `progress` as they are listed and
+/// described, before the whole region is read.
+pub async fn fetch_region_reporting(
+    clients: &RegionClients,
+    previous: Option<Known<'_>>,
+    now: DateTime<Utc>,
+    progress: ProgressSink<'_>,
+) -> RegionFetch {
     let throttled_before = clients.throttled_total();
     let (keys, clusters, alarms) = tokio::join!(
-        fetch_keys_incremental(clients, previous, now),
+        fetch_keys_incremental(clients, previous, now, progress),
         cloudhsm::fetch_clusters(clients),
         cloudwatch::fetch_alarms(clients),
     );
@@ -81,9 +92,12 @@ async fn fetch_keys_incremental(
     clients: &RegionClients,
     previous: Option<Known<'_>>,
     now: DateTime<Utc>,
+    progress: ProgressSink<'_>,
 ) -> crate::estate::Fetched<Vec<Key>> {
     let Some(known) = previous else {
-        return kms::fetch_keys(clients).await;
+        return Ok(kms::fetch_keys_reusing(clients, |_| None, progress)
+            .await?
+            .keys);
     };
     let by_id: HashMap<&str, &Key> = known
         .keys
@@ -91,13 +105,17 @@ async fn fetch_keys_incremental(
         .map(|key| (key.key_id.as_str(), key))
         .collect();
     let invalidated: HashSet<&str> = known.invalidated.iter().map(String::as_str).collect();
-    let listed = kms::fetch_keys_reusing(clients, |key_id| {
-        let key = by_id.get(key_id)?;
-        let stale = invalidated.contains(key.key_id.as_str())
-            || invalidated.contains(key.arn.as_str())
-            || needs_reading(key, known.fetched_at, now);
-        (!stale).then(|| (*key).clone())
-    })
+    let listed = kms::fetch_keys_reusing(
+        clients,
+        |key_id| {
+            let key = by_id.get(key_id)?;
+            let stale = invalidated.contains(key.key_id.as_str())
+                || invalidated.contains(key.arn.as_str())
+                || needs_reading(key, known.fetched_at, now);
+            (!stale).then(|| (*key).clone())
+        },
+        progress,
+    )
     .await?;
     tracing::debug!(
         region = %clients.region,
@@ -110,8 +128,9 @@ async fn fetch_keys_incremental(
 
 /// Whether a key read at `read_at` must be described again at `now`, invalidation aside.
 pub fn needs_reading(key: &Key, read_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-    let failed =
-        key.state == UNDESCRIBED || key.errors.iter().any(|e| e.operation != ALIASES_OPERATION);
+    let failed = key.state == UNDESCRIBED
+        || key.state == DESCRIBING
+        || key.errors.iter().any(|e| e.operation != ALIASES_OPERATION);
     let passed = |date: Option<DateTime<Utc>>| date.is_some_and(|d| read_at < d && d <= now);
     failed
         || passed(key.rotation.next_rotation)

@@ -35,7 +35,7 @@ fn key(id: &str) -> Key {
             primary_region: "us-east-1".into(),
             replica_regions: vec!["eu-west-1".into()],
         }),
-        tags: BTreeMap::from([("team".into(), "payments".into())]),
+        tags: [("team".into(), "payments".into())].into(),
         rotation: RotationFacts {
             enabled: Some(true),
             period_days: Some(90),

@@ -6,14 +6,12 @@
 //! the key never rotated; a key is overdue once the moment judged is past that plus the rule's
 //! period, and due soon once its age in whole days exceeds the rule's warning age.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Duration, Utc};
 
 use super::rules::{exemption_for, rule_for};
 use super::{Policy, Rotator, Status, Verdict};
 use crate::action::preflight::SUCCESSOR_TAG;
-use crate::estate::{Key, KeyManager, MultiRegionRole, UNDESCRIBED};
+use crate::estate::{DESCRIBING, Key, KeyManager, MultiRegionRole, UNDESCRIBED};
 use crate::rotation::{not_rotatable_reason, whole_days};
 
 /// States in which a key holds no material in use, so no cryptoperiod runs.
@@ -63,6 +61,14 @@ pub fn judge_key(key: &Key, policy: &Policy, as_of: DateTime<Utc>) -> Verdict {
             &mut verdict,
             Status::AwsManaged,
             "managed and rotated by AWS; not judged".into(),
+        );
+        return verdict;
+    }
+    if key.state == DESCRIBING {
+        set(
+            &mut verdict,
+            Status::Unknown,
+            "listed, not yet described: the read is under way".into(),
         );
         return verdict;
     }
@@ -235,9 +241,20 @@ fn too_slow(key: &Key, rule_period: u32, deadline: DateTime<Utc>) -> Option<Stri
         })
 }
 
+/// Whether `key` is a multi-region replica, whose verdict is its primary's.
+pub fn is_replica(key: &Key) -> bool {
+    key.multi_region
+        .as_ref()
+        .is_some_and(|m| m.role == MultiRegionRole::Replica)
+}
+
 /// A replica shares its primary's verdict; other keys keep their own. A replica that is itself
 /// not in use keeps its own `not_applicable`.
-pub fn follow_primary(key: &Key, own: Verdict, by_arn: &BTreeMap<String, Verdict>) -> Verdict {
+pub fn follow_primary<'v>(
+    key: &Key,
+    own: Verdict,
+    primary: impl Fn(&str) -> Option<&'v Verdict>,
+) -> Verdict {
     let Some(mr) = key
         .multi_region
         .as_ref()
@@ -251,7 +268,7 @@ pub fn follow_primary(key: &Key, own: Verdict, by_arn: &BTreeMap<String, Verdict
     if own_only {
         return own;
     }
-    let Some(primary) = by_arn.get(&mr.primary_arn) else {
+    let Some(primary) = primary(&mr.primary_arn) else {
         return Verdict {
             status: Status::Unknown,
             rule: None,

@@ -5,16 +5,19 @@
 //! [`Effect`]s, the I/O it wants done, which [`super::runtime`] carries out in background
 //! tasks that report back as messages. Nothing here waits, and rendering only reads.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::dialog::{Confirm, Overlay};
 use super::keytable::{KeyTable, step};
 use crate::action::Context;
+use crate::aws::KeyProgress;
+use crate::cache::SharedRegion;
 use crate::config::{RotationPolicy, Settings};
-use crate::estate::{Estate, Feed, Fetched, HsmSnapshot, Key, RegionSnapshot, SourceError};
-use crate::policy::{Evaluation, Policy, Verdict};
+use crate::estate::{DESCRIBING, Estate, Feed, Fetched, HsmSnapshot, Key, SourceError};
+use crate::policy::{Evaluation, Policy, RegionKeys, Verdict, evaluate_regions};
 
 /// The panes, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -109,7 +112,14 @@ pub struct App {
     pub quit: bool,
     /// Set by `update` when the screen must be drawn again.
     pub dirty: bool,
+    /// The estate changed since the key table and the evaluation were last rebuilt.
+    outdated: bool,
+    /// When a refresh's progress last rebuilt them.
+    last_progress_rebuild: Option<DateTime<Utc>>,
 }
+
+/// A refresh under way rebuilds the table with what it has read at most this often.
+const PROGRESS_REBUILD: chrono::TimeDelta = chrono::TimeDelta::milliseconds(500);
 
 /// Rows a page key moves.
 pub(super) const PAGE_ROWS: isize = 10;
@@ -149,6 +159,8 @@ impl App {
             spinner: 0,
             quit: false,
             dirty: true,
+            outdated: false,
+            last_progress_rebuild: None,
         }
     }
 
@@ -195,10 +207,14 @@ impl App {
                 // Once every region has answered, what was read is kept for the next start.
                 let settled = self.estate.iter().all(|(_, s)| !s.is_loading());
                 if settled && self.stale.is_empty() {
-                    vec![Effect::SaveCache(self.snapshots())]
+                    vec![Effect::SaveCache(self.shared_regions())]
                 } else {
                     Vec::new()
                 }
+            }
+            Message::RegionProgress { region, progress } => {
+                self.absorb_progress(&region, progress);
+                Vec::new()
             }
             Message::Objects { token, objects } => {
                 self.objects = Some((token, objects));
@@ -233,6 +249,9 @@ impl App {
                 effects
             }
             Message::Tick => {
+                if self.outdated {
+                    self.rebuild();
+                }
                 self.spinner = self.spinner.wrapping_add(1);
                 self.dirty = true;
                 Vec::new()
@@ -342,34 +361,115 @@ impl App {
         }
     }
 
+    /// Folds in what a region's refresh has read so far: the listed keys, each shown with its
+    /// last known facts or as a placeholder until it is described, then the keys described.
+    /// The table is rebuilt at most every [`PROGRESS_REBUILD`]; a tick catches up.
+    fn absorb_progress(&mut self, region: &str, progress: KeyProgress) {
+        let Some(state) = self.estate.regions.get_mut(region) else {
+            return;
+        };
+        if !state.keys.loading {
+            // A late report from a refresh that has already finished.
+            return;
+        }
+        match progress {
+            KeyProgress::Listed { keys, describing } => {
+                let known: HashMap<&str, &Key> = state
+                    .key_list()
+                    .iter()
+                    .map(|k| (k.key_id.as_str(), k))
+                    .collect();
+                let keys: Vec<Key> = keys
+                    .into_iter()
+                    .map(|listed| match known.get(listed.key_id.as_str()) {
+                        Some(&old) if listed.state == DESCRIBING => Key {
+                            aliases: listed.aliases,
+                            ..old.clone()
+                        },
+                        _ => listed,
+                    })
+                    .collect();
+                state.keys.data = Some(Arc::new(keys));
+                state.describing = describing.into_iter().collect();
+            }
+            KeyProgress::Described(batch) => {
+                let keys = Arc::make_mut(state.keys.data.get_or_insert_with(Default::default));
+                let position: HashMap<String, usize> = keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| (k.key_id.clone(), i))
+                    .collect();
+                for key in batch {
+                    state.describing.remove(&key.key_id);
+                    match position.get(&key.key_id) {
+                        Some(&i) => keys[i] = key,
+                        None => keys.push(key),
+                    }
+                }
+            }
+        }
+        self.dirty = true;
+        self.outdated = true;
+        if self
+            .last_progress_rebuild
+            .is_none_or(|at| self.now - at >= PROGRESS_REBUILD)
+        {
+            self.last_progress_rebuild = Some(self.now);
+            self.rebuild();
+        }
+    }
+
     /// Recomputes what is derived from the estate: the key table and the compliance view.
     fn rebuild(&mut self) {
+        self.outdated = false;
         self.keys
             .rebuild(&self.estate, &self.rotation_policy, self.now);
-        let snapshots = self.snapshots();
-        self.evaluation = Some(crate::policy::evaluate(&snapshots, &self.policy, self.now));
-        let due: BTreeSet<&str> = self
-            .evaluation
+        // The old evaluation goes first, so two are never held at once.
+        self.evaluation = None;
+        let regions: Vec<RegionKeys<'_>> = self
+            .estate
             .iter()
-            .flat_map(|e| e.keys.iter())
+            .filter_map(|(region, state)| {
+                let keys = match (&state.keys.data, &state.keys.error) {
+                    (Some(keys), _) => Ok(keys.as_slice()),
+                    (None, Some(err)) => Err(err),
+                    (None, None) => return None,
+                };
+                Some(RegionKeys {
+                    region,
+                    fetched_at: state.keys.fetched_at.unwrap_or(self.now),
+                    keys,
+                })
+            })
+            .collect();
+        let mut evaluation = evaluate_regions(&regions, &self.policy, self.now);
+        // The counts, forecast and outcome are worked out; of the verdicts the console lists
+        // and approves only those that need something, so only those are kept.
+        evaluation
+            .keys
+            .retain(|v| v.status.is_due() || v.status.is_violation());
+        evaluation.keys.shrink_to_fit();
+        let due: BTreeSet<&str> = evaluation
+            .keys
+            .iter()
             .filter(|v| v.status.is_due())
             .map(|v| v.arn.as_str())
             .collect();
         self.marked.retain(|arn| due.contains(arn.as_str()));
+        self.evaluation = Some(evaluation);
     }
 
-    /// The estate's last good data per region, as snapshots the policy evaluation and the
-    /// cache read.
-    fn snapshots(&self) -> Vec<RegionSnapshot> {
+    /// The estate's last good data per region, for the cache; the keys are shared, not copied.
+    fn shared_regions(&self) -> Vec<SharedRegion> {
         self.estate
             .iter()
             .filter_map(|(region, state)| {
                 let keys = match (&state.keys.data, &state.keys.error) {
-                    (Some(keys), _) => Ok(keys.clone()),
+                    (Some(keys), _) => Ok(Arc::clone(keys)),
                     (None, Some(err)) => Err(err.clone()),
                     (None, None) => return None,
                 };
-                Some(RegionSnapshot {
+                Some(SharedRegion {
                     region: region.to_owned(),
                     fetched_at: state.keys.fetched_at.unwrap_or(self.now),
                     keys,
@@ -384,7 +484,7 @@ impl App {
         let Some(state) = self.estate.regions.get_mut(region) else {
             return;
         };
-        let keys = state.keys.data.get_or_insert_with(Vec::new);
+        let keys = Arc::make_mut(state.keys.data.get_or_insert_with(Default::default));
         match keys.iter_mut().find(|k| k.key_id == key.key_id) {
             Some(slot) => {
                 // A fresh read of one key lists its own aliases; keep what the list knew
@@ -411,11 +511,12 @@ impl App {
             {
                 state.set_loading();
                 let previous = match (&state.keys.data, state.keys.fetched_at) {
-                    (Some(keys), Some(at)) if !full => Some((keys.clone(), at)),
+                    (Some(keys), Some(at)) if !full => Some((Arc::clone(keys), at)),
                     _ => None,
                 };
                 regions.push(RegionRefresh {
                     region: region.clone(),
+                    progressive: state.keys.data.is_none() || self.stale.contains(region),
                     previous,
                 });
             }

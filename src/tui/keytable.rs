@@ -61,8 +61,12 @@ pub struct KeyRow {
 #[derive(Debug, Default)]
 pub struct KeyTable {
     pub rows: Vec<KeyRow>,
+    /// Indexes into `rows` in the current sort order, filter aside.
+    order: Vec<usize>,
     /// Indexes into `rows` that pass the filter, in display order.
     pub visible: Vec<usize>,
+    /// The filter (lowercased) that `visible` was made with.
+    applied: String,
     pub sort: SortBy,
     pub filter: String,
     /// The filter is being typed.
@@ -80,7 +84,7 @@ impl KeyTable {
         let keep = self.selected_arn(estate).map(str::to_owned);
         self.rows.clear();
         for (region, (_, state)) in estate.iter().enumerate() {
-            for (index, key) in state.keys.data.iter().flatten().enumerate() {
+            for (index, key) in state.key_list().iter().enumerate() {
                 let view = evaluate(key, policy, now);
                 let search = search_text(key, &view);
                 self.rows.push(KeyRow {
@@ -91,27 +95,50 @@ impl KeyTable {
                 });
             }
         }
-        self.refilter(estate);
+        self.resort(estate);
         if let Some(arn) = keep {
             self.select_arn(estate, &arn);
         }
     }
 
-    /// Applies the filter and the sort again, after either changed.
-    pub fn refilter(&mut self, estate: &Estate) {
+    /// Sorts the rows again, after the sort changed, and applies the filter.
+    pub fn resort(&mut self, estate: &Estate) {
+        let lists: Vec<&[Key]> = estate.iter().map(|(_, s)| s.key_list()).collect();
+        let key = |row: &KeyRow| lists.get(row.region).and_then(|keys| keys.get(row.index));
+        let mut order: Vec<usize> = (0..self.rows.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&self.rows[a], &self.rows[b]);
+            match (key(a), key(b)) {
+                (Some(ka), Some(kb)) => self.compare(a, ka, b, kb),
+                _ => Ordering::Equal,
+            }
+        });
+        self.order = order;
+        self.applied.clear();
+        self.visible.clear();
+        self.refilter();
+    }
+
+    /// Applies the filter again, after it changed. A filter that only grew narrows the rows
+    /// already shown instead of searching every key.
+    pub fn refilter(&mut self) {
         let needle = self.filter.to_lowercase();
-        let mut visible: Vec<usize> = (0..self.rows.len())
-            .filter(|&i| needle.is_empty() || self.rows[i].search.contains(&needle))
+        let narrowing = !self.applied.is_empty() && needle.contains(self.applied.as_str());
+        let candidates = if narrowing {
+            std::mem::take(&mut self.visible)
+        } else {
+            self.order.clone()
+        };
+        let rows = &self.rows;
+        self.visible = candidates
+            .into_iter()
+            .filter(|&i| needle.is_empty() || rows[i].search.contains(&needle))
             .collect();
-        visible.sort_by(|&a, &b| self.compare(estate, &self.rows[a], &self.rows[b]));
-        self.visible = visible;
+        self.applied = needle;
         self.selected = self.selected.min(self.visible.len().saturating_sub(1));
     }
 
-    fn compare(&self, estate: &Estate, a: &KeyRow, b: &KeyRow) -> Ordering {
-        let (Some(ka), Some(kb)) = (key_of(estate, a), key_of(estate, b)) else {
-            return Ordering::Equal;
-        };
+    fn compare(&self, a: &KeyRow, ka: &Key, b: &KeyRow, kb: &Key) -> Ordering {
         let by_name = || {
             ka.display_name()
                 .cmp(kb.display_name())

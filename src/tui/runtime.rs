@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use super::app::{Effect, JournalView, Message, PlanRequest, RegionRefresh};
 use crate::action::{self, Confirmation, Context, KeyExtras, Plan, Request};
 use crate::audit::{Journal, Operator};
-use crate::aws::{Clients, Known, fetch_key, fetch_region_incremental};
+use crate::aws::{Clients, Known, ProgressSink, fetch_key, fetch_region_reporting};
 use crate::hsm::ceremony::Ceremony;
 use crate::policy::rotate;
 
@@ -91,7 +91,7 @@ impl Runtime {
                 };
                 let scope = self.scope.clone();
                 tokio::task::spawn_blocking(move || {
-                    if let Err(err) = crate::cache::save(&path, &scope, &snapshots) {
+                    if let Err(err) = crate::cache::save_shared(&path, &scope, &snapshots) {
                         tracing::warn!(error = %err, "the snapshot cache was not saved");
                     }
                 });
@@ -227,7 +227,19 @@ impl Runtime {
                 .previous
                 .as_ref()
                 .map(|(keys, at)| Known::new(keys, *at));
-            let fetch = fetch_region_incremental(&clients, known, Utc::now()).await;
+            let region = refresh.region.clone();
+            let progress_tx = tx.clone();
+            let report = move |progress| {
+                let _ = progress_tx.send(Message::RegionProgress {
+                    region: region.clone(),
+                    progress,
+                });
+            };
+            let sink: ProgressSink<'_> = match refresh.progressive {
+                true => Some(&report),
+                false => None,
+            };
+            let fetch = fetch_region_reporting(&clients, known, Utc::now(), sink).await;
             let _ = tx.send(Message::Region(fetch));
         });
     }

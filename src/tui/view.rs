@@ -152,6 +152,12 @@ type StyleOf = fn(Theme) -> ratatui::style::Style;
 fn region_status(state: &RegionState, now: DateTime<Utc>, spinner: usize) -> (String, StyleOf) {
     if state.is_loading() {
         let frame = SPINNER[spinner % SPINNER.len()];
+        if !state.describing.is_empty() {
+            return (
+                format!("{frame} {} keys left", state.describing.len()),
+                Theme::accent,
+            );
+        }
         return (format!("{frame} loading"), Theme::accent);
     }
     match (&state.keys.error, state.keys.fetched_at) {

@@ -22,7 +22,7 @@ impl App {
         if self.pane != Pane::Keys {
             // Show it in the key table, unfiltered, where the detail view lives.
             self.keys.filter.clear();
-            self.keys.refilter(&self.estate);
+            self.keys.refilter();
             self.keys.select_arn(&self.estate, &arn);
             self.pane = Pane::Keys;
         }
@@ -185,6 +185,10 @@ impl App {
             })
             .collect();
         if items.is_empty() {
+            self.overlay = Some(Overlay::Notice {
+                title: "Nothing to approve".into(),
+                lines: vec!["No marked or selected key is due for rotation.".into()],
+            });
             return Vec::new();
         }
         self.overlay = Some(Overlay::Planning(format!(

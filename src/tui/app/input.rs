@@ -26,7 +26,7 @@ impl App {
                     self.keys
                         .filter
                         .extend(text.chars().filter(|c| !c.is_control()));
-                    self.keys.refilter(&self.estate);
+                    self.keys.refilter();
                     self.dirty = true;
                 }
                 Vec::new()
@@ -66,7 +66,7 @@ impl App {
             _ => return,
         }
         self.keys.selected = 0;
-        self.keys.refilter(&self.estate);
+        self.keys.refilter();
     }
 
     fn on_command(&mut self, command: Command) -> Vec<Effect> {
@@ -91,7 +91,7 @@ impl App {
             }
             Command::CycleSort => {
                 self.keys.sort = self.keys.sort.next();
-                self.keys.refilter(&self.estate);
+                self.keys.resort(&self.estate);
             }
             Command::Actions => self.open_actions(),
             Command::Mark => self.toggle_mark(),

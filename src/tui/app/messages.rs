@@ -1,11 +1,15 @@
 //! What reaches the app ([`Message`]) and what it asks for ([`Effect`]), with the values they
 //! carry.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use crossterm::event::Event;
 
 use crate::action::{Confirmation, Context, Outcome, Plan, StepOutcome};
 use crate::audit::{Entry, Verification};
+use crate::aws::KeyProgress;
+use crate::cache::SharedRegion;
 use crate::estate::{Fetched, HsmSnapshot, Key, RegionFetch, RegionSnapshot};
 use crate::policy::Verdict;
 
@@ -24,6 +28,11 @@ pub enum Message {
     Input(Event),
     /// A region's refresh finished, well or not, with how often AWS throttled it.
     Region(RegionFetch),
+    /// A region's refresh has listed or described keys, before it finished.
+    RegionProgress {
+        region: String,
+        progress: KeyProgress,
+    },
     /// The objects on a token, listed after the operator logged in.
     Objects {
         token: crate::hsm::TokenRef,
@@ -78,7 +87,9 @@ pub enum Message {
 pub struct RegionRefresh {
     pub region: String,
     /// The keys of the last good read and when it was made.
-    pub previous: Option<(Vec<Key>, DateTime<Utc>)>,
+    pub previous: Option<(Arc<Vec<Key>>, DateTime<Utc>)>,
+    /// Report the keys as they are listed and described: the region shows no live keys yet.
+    pub progressive: bool,
 }
 
 /// What the plan for an operator's request needs.
@@ -107,7 +118,7 @@ pub enum Effect {
     /// Refresh these regions (none of them is already refreshing).
     Refresh(Vec<RegionRefresh>),
     /// Save the estate's last good data as the snapshot cache for the next start.
-    SaveCache(Vec<RegionSnapshot>),
+    SaveCache(Vec<SharedRegion>),
     ListHsm,
     BuildPlan(PlanRequest, Context),
     Run {

@@ -7,6 +7,8 @@ use crate::action::plan::Target;
 use crate::action::plan::{Call, KeyRef, Step};
 use crate::action::{Confirmation, Outcome, Plan, Request, Risk, StepOutcome};
 use crate::tui::fixture;
+use crate::rotation::evaluate;
+use crate::tui::keytable::key_of;
 
 fn key_event(code: KeyCode) -> Message {
     Message::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
@@ -189,11 +191,45 @@ fn the_sort_cycles_and_the_selection_follows_the_key() {
 }
 
 #[test]
+fn typing_the_filter_shows_what_the_whole_filter_shows_in_every_order() {
+    let mut app = fixture::app();
+    app.pane = Pane::Keys;
+    let arns = |app: &App| -> Vec<String> {
+        (0..app.keys.visible.len())
+            .map(|i| {
+                let row = app.keys.visible_row(i).unwrap();
+                key_of(&app.estate, row).unwrap().arn.clone()
+            })
+            .collect()
+    };
+    for _ in 0..4 {
+        for filter in ["pay", "us-east", "Enabled", "a"] {
+            // Letter by letter, each narrowing what the one before showed...
+            press(&mut app, KeyCode::Char('/'));
+            type_text(&mut app, filter);
+            let typed = arns(&app);
+            // ...then the same filter applied to the whole table at once.
+            app.keys.filter = filter.into();
+            app.keys.resort(&app.estate);
+            assert_eq!(
+                typed,
+                arns(&app),
+                "filter {filter:?}, sort {:?}",
+                app.keys.sort
+            );
+            assert!(!typed.is_empty(), "filter {filter:?} matches nothing");
+            press(&mut app, KeyCode::Esc);
+        }
+        press(&mut app, KeyCode::Char('s'));
+    }
+}
+
+#[test]
 fn choosing_an_available_action_asks_for_its_plan() {
     let mut app = fixture::app();
     app.pane = Pane::Keys;
     app.keys.filter = "payments-data".into();
-    app.keys.refilter(&app.estate);
+    app.keys.refilter();
     press(&mut app, KeyCode::Char('a'));
     let Some(Overlay::Menu(menu)) = &app.overlay else {
         panic!("no menu");
@@ -216,7 +252,7 @@ fn a_refused_action_says_why_and_asks_nothing() {
     let mut app = fixture::app();
     app.pane = Pane::Keys;
     app.keys.filter = "document-signing".into();
-    app.keys.refilter(&app.estate);
+    app.keys.refilter();
     press(&mut app, KeyCode::Char('a'));
     let Some(Overlay::Menu(menu)) = &app.overlay else {
         panic!("no menu");
@@ -242,7 +278,7 @@ fn a_rotation_period_outside_90_to_2560_days_is_refused_before_any_call() {
     let mut app = fixture::app();
     app.pane = Pane::Keys;
     app.keys.filter = "payments-data".into();
-    app.keys.refilter(&app.estate);
+    app.keys.refilter();
     press(&mut app, KeyCode::Char('a'));
     let Some(Overlay::Menu(menu)) = &app.overlay else {
         panic!("no menu");
@@ -557,4 +593,99 @@ fn a_failed_live_read_keeps_the_cached_data_marked_stale() {
     app.update(Message::Region(failed.into()));
     assert!(app.stale.contains("us-east-1"));
     assert!(!app.keys.rows.is_empty());
+}
+
+fn listing(region: &str, keys: &[Key]) -> Message {
+    Message::RegionProgress {
+        region: region.into(),
+        progress: KeyProgress::Listed {
+            keys: keys
+                .iter()
+                .map(|k| Key::listed(region, &k.key_id, k.aliases.clone()))
+                .collect(),
+            describing: keys.iter().map(|k| k.key_id.clone()).collect(),
+        },
+    }
+}
+
+fn status_of(app: &App, key_id: &str) -> crate::rotation::RotationStatus {
+    app.keys
+        .rows
+        .iter()
+        .find(|row| key_of(&app.estate, row).unwrap().key_id == key_id)
+        .unwrap()
+        .view
+        .status
+}
+
+#[test]
+fn a_region_under_way_shows_its_listed_keys_then_each_as_it_is_described() {
+    use crate::rotation::RotationStatus;
+    let mut app = App::new(&fixture::settings(), fixture::now());
+    let effects = app.start();
+    let Some(Effect::Refresh(regions)) = effects.first() else {
+        panic!("{effects:?}");
+    };
+    assert!(regions.iter().all(|r| r.progressive), "nothing is shown yet");
+    let read = fixture::snapshot("us-east-1");
+    let keys = read.keys.clone().unwrap();
+
+    app.update(listing("us-east-1", &keys));
+    assert_eq!(app.keys.rows.len(), keys.len());
+    assert!(
+        app.keys
+            .rows
+            .iter()
+            .all(|r| r.view.status == RotationStatus::Unknown)
+    );
+    assert_eq!(app.estate.regions["us-east-1"].describing.len(), keys.len());
+
+    // A described key replaces its placeholder; the table catches up by the next tick.
+    let described = keys
+        .iter()
+        .find(|k| evaluate(k, &app.rotation_policy, app.now).status != RotationStatus::Unknown)
+        .unwrap();
+    app.update(Message::RegionProgress {
+        region: "us-east-1".into(),
+        progress: KeyProgress::Described(vec![described.clone()]),
+    });
+    app.update(Message::Tick);
+    assert_ne!(status_of(&app, &described.key_id), RotationStatus::Unknown);
+    assert_eq!(
+        app.estate.regions["us-east-1"].describing.len(),
+        keys.len() - 1
+    );
+
+    // The finished read takes over; a report arriving after it changes nothing.
+    app.update(Message::Region(read.into()));
+    assert!(app.estate.regions["us-east-1"].describing.is_empty());
+    app.update(listing("us-east-1", &keys[..1]));
+    assert_eq!(app.keys.rows.len(), keys.len());
+    assert!(app.estate.regions["us-east-1"].describing.is_empty());
+}
+
+#[test]
+fn a_listing_keeps_the_cached_facts_of_known_keys_and_drops_the_gone() {
+    let mut app = App::new(&fixture::settings(), fixture::now());
+    let cached = fixture::snapshot("us-east-1");
+    let keys = cached.keys.clone().unwrap();
+    app.update(Message::Cached(vec![cached]));
+    let effects = app.start();
+    assert!(matches!(&effects[0], Effect::Refresh(r) if r.iter().all(|r| r.progressive)));
+
+    // One key gone elsewhere, one new.
+    let (gone, kept) = keys.split_last().unwrap();
+    let mut listed = kept.to_vec();
+    listed.push(Key::listed("us-east-1", "new-key", Vec::new()));
+    app.update(listing("us-east-1", &listed));
+    let shown = app.estate.regions["us-east-1"].key_list();
+    assert_eq!(shown.len(), keys.len());
+    assert!(!shown.iter().any(|k| k.key_id == gone.key_id));
+    for key in kept {
+        let now_shown = shown.iter().find(|k| k.key_id == key.key_id).unwrap();
+        assert_eq!(now_shown, key, "cached facts are kept until described");
+    }
+    let new = shown.iter().find(|k| k.key_id == "new-key").unwrap();
+    assert_eq!(new.state, DESCRIBING);
+    assert!(app.stale.contains("us-east-1"), "still cached until read");
 }

@@ -67,7 +67,7 @@ pane_snapshots! {
 fn key_detail() {
     let mut app = on(Pane::Keys);
     app.keys.filter = "settlements-data".into();
-    app.keys.refilter(&app.estate);
+    app.keys.refilter();
     press(&mut app, KeyCode::Enter);
     insta::assert_snapshot!("key_detail_80x24", screen(&app, 80, 24));
     insta::assert_snapshot!("key_detail_160x48", screen(&app, 160, 48));
@@ -85,7 +85,7 @@ fn help_overlay_lists_every_key_of_the_pane() {
 fn action_menu_and_plan() {
     let mut app = on(Pane::Keys);
     app.keys.filter = "payments-data".into();
-    app.keys.refilter(&app.estate);
+    app.keys.refilter();
     press(&mut app, KeyCode::Char('a'));
     insta::assert_snapshot!("action_menu_80x24", screen(&app, 80, 24));
 }
