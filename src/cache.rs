@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -102,13 +102,6 @@ pub fn save_shared(path: &Path, scope: &str, regions: &[SharedRegion]) -> Result
 }
 
 fn write(path: &Path, scope: &str, regions: &[RegionOut<'_>]) -> Result<(), CacheError> {
-    let body = serde_json::to_vec(&FileOut {
-        schema: SCHEMA_VERSION,
-        scope,
-        written_at: Utc::now(),
-        regions,
-    })?;
-
     // Step 1: the directory, private to the user.
     let dir = path.parent().unwrap_or(Path::new("."));
     let dir_error = |error| CacheError::Directory {
@@ -122,7 +115,8 @@ fn write(path: &Path, scope: &str, regions: &[RegionOut<'_>]) -> Result<(), Cach
         .map_err(dir_error)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE)).map_err(dir_error)?;
 
-    // Step 2: a new file beside the old one, then a rename over it.
+    // Step 2: a new file beside the old one, encoded straight into it (a large estate's
+    // snapshot is never held in memory twice), then a rename over the old one.
     let staging = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
     let write_error = |error| CacheError::Write {
         path: path.to_owned(),
@@ -130,19 +124,36 @@ fn write(path: &Path, scope: &str, regions: &[RegionOut<'_>]) -> Result<(), Cach
     };
     let written = (|| {
         let _ = fs::remove_file(&staging);
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(FILE_MODE)
-            .open(&staging)?;
-        file.write_all(&body)?;
-        file.sync_all()?;
-        fs::rename(&staging, path)
+            .open(&staging)
+            .map_err(write_error)?;
+        let mut out = io::BufWriter::new(file);
+        let contents = FileOut {
+            schema: SCHEMA_VERSION,
+            scope,
+            written_at: Utc::now(),
+            regions,
+        };
+        serde_json::to_writer(&mut out, &contents).map_err(|error| {
+            if error.is_io() {
+                write_error(io::Error::other(error))
+            } else {
+                CacheError::Encode(error)
+            }
+        })?;
+        let file = out
+            .into_inner()
+            .map_err(|error| write_error(error.into_error()))?;
+        file.sync_all().map_err(write_error)?;
+        fs::rename(&staging, path).map_err(write_error)
     })();
     if written.is_err() {
         let _ = fs::remove_file(&staging);
     }
-    written.map_err(write_error)
+    written
 }
 
 /// Reads the snapshots saved for `scope`; `None`, with a warning, when there are none usable.
@@ -188,13 +199,20 @@ fn read(path: &Path, scope: &str) -> Result<Cached, Unusable> {
     if mode & 0o077 != 0 {
         return Err(Unusable::Exposed(mode));
     }
-    let header: Header = serde_json::from_slice(&bytes).map_err(Unusable::Decode)?;
-    if header.schema != SCHEMA_VERSION {
-        return Err(Unusable::Version {
-            found: header.schema,
-        });
-    }
-    let file: FileIn = serde_json::from_slice(&bytes).map_err(Unusable::Decode)?;
+    // One pass over the file when it is of this version; the header alone is read only to
+    // say why a file did not decode.
+    let file: FileIn = match serde_json::from_slice::<FileIn>(&bytes) {
+        Ok(file) if file.schema == SCHEMA_VERSION => file,
+        Ok(file) => return Err(Unusable::Version { found: file.schema }),
+        Err(error) => {
+            return Err(match serde_json::from_slice::<Header>(&bytes) {
+                Ok(header) if header.schema != SCHEMA_VERSION => Unusable::Version {
+                    found: header.schema,
+                },
+                _ => Unusable::Decode(error),
+            });
+        }
+    };
     if file.scope != scope {
         return Err(Unusable::OtherScope { found: file.scope });
     }
@@ -222,7 +240,7 @@ struct RegionOut<'a> {
     alarms: Result<&'a [Alarm], &'a SourceError>,
 }
 
-/// Just the version, read first so a file of another layout is named as such.
+/// Just the version, so a file of another layout is named as such.
 #[derive(Deserialize)]
 struct Header {
     schema: u32,
@@ -230,6 +248,7 @@ struct Header {
 
 #[derive(Deserialize)]
 struct FileIn {
+    schema: u32,
     scope: String,
     written_at: DateTime<Utc>,
     regions: Vec<SnapshotIn>,

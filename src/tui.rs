@@ -56,10 +56,6 @@ pub async fn run(
     let cached = cache
         .as_deref()
         .and_then(|path| crate::cache::load(path, &scope));
-    let clients = Clients::new(&settings.aws, &settings.regions).await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let cache = cache.map(|path| (path, scope));
-    let mut runtime = Runtime::new(clients, settings.pkcs11_module.clone(), journal, cache, tx);
     let mut app = App::new(&settings, Utc::now());
     let theme = Theme::from_env();
 
@@ -70,12 +66,25 @@ pub async fn run(
 
     let mut guard = TerminalGuard::enter().context("taking over the terminal")?;
     tracing::info!(regions = ?settings.regions, "console started");
-    runtime.identify();
     // The cache first, so the first refresh is already incremental from what it holds.
     if let Some(cached) = cached {
         app.update(Message::Cached(cached.regions));
     }
-    for effect in app.start() {
+    let first = app.start();
+    // The first frame before the AWS clients are built: finding credentials and loading the
+    // trusted certificates takes longer than the operator should wait for a screen.
+    guard
+        .terminal
+        .draw(|frame| view::render(&app, theme, frame))
+        .context("drawing the console")?;
+    app.dirty = false;
+
+    let clients = Clients::new(&settings.aws, &settings.regions).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cache = cache.map(|path| (path, scope));
+    let mut runtime = Runtime::new(clients, settings.pkcs11_module.clone(), journal, cache, tx);
+    runtime.identify();
+    for effect in first {
         runtime.apply(effect);
     }
 

@@ -44,7 +44,7 @@ impl SortBy {
     }
 }
 
-/// One key and its verdict, pointing into the estate.
+/// One key and its verdict (without the verdict's sentence), pointing into the estate.
 #[derive(Debug, Clone)]
 pub struct KeyRow {
     /// Position of the region in the estate's order.
@@ -85,8 +85,11 @@ impl KeyTable {
         self.rows.clear();
         for (region, (_, state)) in estate.iter().enumerate() {
             for (index, key) in state.key_list().iter().enumerate() {
-                let view = evaluate(key, policy, now);
+                let mut view = evaluate(key, policy, now);
                 let search = search_text(key, &view);
+                // The sentence is for the detail view, which judges its one key afresh; a
+                // hundred thousand rows need not carry one each.
+                view.detail = String::new();
                 self.rows.push(KeyRow {
                     region,
                     index,

@@ -6,8 +6,8 @@ use super::*;
 use crate::action::plan::Target;
 use crate::action::plan::{Call, KeyRef, Step};
 use crate::action::{Confirmation, Outcome, Plan, Request, Risk, StepOutcome};
-use crate::tui::fixture;
 use crate::rotation::evaluate;
+use crate::tui::fixture;
 use crate::tui::keytable::key_of;
 
 fn key_event(code: KeyCode) -> Message {
@@ -626,7 +626,10 @@ fn a_region_under_way_shows_its_listed_keys_then_each_as_it_is_described() {
     let Some(Effect::Refresh(regions)) = effects.first() else {
         panic!("{effects:?}");
     };
-    assert!(regions.iter().all(|r| r.progressive), "nothing is shown yet");
+    assert!(
+        regions.iter().all(|r| r.progressive),
+        "nothing is shown yet"
+    );
     let read = fixture::snapshot("us-east-1");
     let keys = read.keys.clone().unwrap();
 

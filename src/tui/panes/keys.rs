@@ -17,10 +17,11 @@ use crate::tui::view::date;
 
 pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     if app.keys.detail
-        && let (Some(key), Some(row)) =
-            (app.keys.selected_key(&app.estate), app.keys.selected_row())
+        && let Some(key) = app.keys.selected_key(&app.estate)
     {
-        render_detail(app, key, &row.view, theme, area, frame);
+        // Rows keep their verdict without its sentence; the key shown is judged in full.
+        let view = crate::rotation::evaluate(key, &app.rotation_policy, app.now);
+        render_detail(app, key, &view, theme, area, frame);
         return;
     }
     let show_filter = app.keys.editing_filter || !app.keys.filter.is_empty();
