@@ -391,6 +391,43 @@ async fn rotate_now_plans_with_dry_run_and_rotates_once_with_yes() {
     assert_eq!(estate.entries().len(), 2);
 }
 
+/// A key AWS rotates that moves to a successor (its on-demand rotations used up, say) hands
+/// its schedule on: the successor must not start with rotation off. moto reports no
+/// rotation period, so the successor gets AWS's default one; against AWS it gets the key's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manual_successor_of_a_rotating_key_rotates_too() {
+    let estate = Estate::new(&[US]).await;
+    let old = estate
+        .create_key(US, &["alias/ledger-sealing"], |c| c)
+        .await;
+    estate
+        .kms(US)
+        .enable_key_rotation()
+        .key_id(&old)
+        .rotation_period_in_days(180)
+        .send()
+        .await
+        .expect("enable rotation");
+
+    let run = estate.keyward(&["key", "rotate-manual", "alias/ledger-sealing", "--dry-run"]);
+    run.assert_ok(&[
+        "EnableKeyRotation KeyId=<key created by step 1>",
+        "the successor rotates automatically every",
+    ]);
+    let run = estate.keyward(&["key", "rotate-manual", "alias/ledger-sealing", "--yes"]);
+    run.assert_ok(&["Journaled as entry 1"]);
+    let new = estate
+        .alias_target(US, "alias/ledger-sealing")
+        .await
+        .expect("the alias names the successor");
+    assert_ne!(new, old);
+    assert!(estate.rotation_enabled(US, &new).await);
+    assert!(
+        estate.rotation_enabled(US, &old).await,
+        "the old key is left as it was"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn manual_rotation_copies_the_key_and_moves_every_alias() {
     let estate = Estate::new(&[US]).await;

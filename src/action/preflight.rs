@@ -409,9 +409,27 @@ fn manual_rotation(plan: &mut Plan, key: &Key, extras: &KeyExtras) {
         }],
     }));
     plan.steps.push(step(Call::TagResource {
-        key: new,
+        key: new.clone(),
         tags: vec![Tag::text(PREDECESSOR_TAG, key.key_id.clone())],
     }));
+    // A key AWS rotated hands its schedule on: the successor must not start with rotation
+    // off. AWS's own period applies where the endpoint reported none.
+    if key.rotation.enabled == Some(true) && crate::rotation::not_rotatable_reason(key).is_none() {
+        let period_days = key
+            .rotation
+            .period_days
+            .unwrap_or(crate::rotation::AWS_DEFAULT_PERIOD_DAYS);
+        plan.steps.push(step(Call::EnableKeyRotation {
+            key: new,
+            period_days,
+        }));
+        plan.afterwards.push(format!(
+            "the successor rotates automatically every {period_days} days, as the key did"
+        ));
+    } else if crate::rotation::not_rotatable_reason(key).is_none() {
+        plan.notes
+            .push("automatic rotation was off on the key and stays off on the successor".into());
+    }
     if key.aliases.is_empty() {
         plan.notes
             .push("the key has no alias to move: applications must be told the new key id".into());

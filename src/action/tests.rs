@@ -191,9 +191,19 @@ fn manual_rotation_copies_the_key_and_moves_every_alias() {
             "UpdateAlias",
             "UpdateAlias",
             "TagResource",
-            "TagResource"
+            "TagResource",
+            "EnableKeyRotation"
         ]
     );
+    // The key rotated automatically (at AWS's default period, none being reported): so does
+    // its successor.
+    assert!(matches!(
+        &plan.steps[5].call,
+        Call::EnableKeyRotation {
+            key: KeyRef::CreatedBy(0),
+            period_days: 365
+        }
+    ));
     match &plan.steps[0].call {
         Call::CreateKey {
             policy,
@@ -221,6 +231,51 @@ fn manual_rotation_copies_the_key_and_moves_every_alias() {
             .iter()
             .any(|l| l.contains("old key stays enabled"))
     );
+}
+
+#[test]
+fn a_successor_keeps_the_reported_period_and_stays_off_where_the_key_was_off() {
+    let mut key = key();
+    key.rotation.period_days = Some(90);
+    let plan = plan(&Request::ManualRotate, &key, &KeyExtras::default(), &ctx()).unwrap();
+    assert!(plan.steps.iter().any(|s| matches!(
+        s.call,
+        Call::EnableKeyRotation {
+            key: KeyRef::CreatedBy(0),
+            period_days: 90
+        }
+    )));
+
+    key.rotation.enabled = Some(false);
+    let plan = plan_off(&key);
+    assert!(
+        !plan
+            .steps
+            .iter()
+            .any(|s| s.call.operation() == "EnableKeyRotation")
+    );
+    assert!(
+        plan.lines()
+            .iter()
+            .any(|l| l.contains("stays off on the successor")),
+        "{:?}",
+        plan.lines()
+    );
+
+    // An asymmetric key cannot rotate automatically at all: nothing to hand on or note.
+    key.key_spec = "ECC_NIST_P256".into();
+    key.key_usage = "SIGN_VERIFY".into();
+    key.rotation.enabled = None;
+    let plan = plan_off(&key);
+    assert!(
+        !plan.lines().iter().any(|l| l.contains("automatic")),
+        "{:?}",
+        plan.lines()
+    );
+}
+
+fn plan_off(key: &Key) -> super::Plan {
+    plan(&Request::ManualRotate, key, &KeyExtras::default(), &ctx()).unwrap()
 }
 
 #[test]

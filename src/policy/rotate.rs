@@ -82,10 +82,24 @@ pub fn key_plan(
     }
     // A key AWS could rotate that moves to a successor (its on-demand rotations are used up):
     // the successor rotates automatically from the start.
+    // The rule's period wins over the schedule the key handed on.
     if requests == [Request::ManualRotate]
         && verdict.rotator == Some(Rotator::Aws)
         && let Some(rule) = &verdict.rule
     {
+        plan.steps.retain(|step| {
+            !matches!(
+                step.call,
+                Call::EnableKeyRotation {
+                    key: KeyRef::CreatedBy(0),
+                    ..
+                }
+            )
+        });
+        plan.afterwards
+            .retain(|line| !line.starts_with("the successor rotates automatically"));
+        plan.notes
+            .retain(|line| !line.starts_with("automatic rotation was off on the key"));
         plan.steps.push(Step::new(
             key.region.clone(),
             Call::EnableKeyRotation {
