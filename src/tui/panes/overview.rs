@@ -73,9 +73,9 @@ fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
                 .is_some_and(|d| d.lose.as_deref() == Some(region));
             let read = match (&state.keys.error, state.keys.fetched_at) {
                 _ if lost => "LOST".into(),
-                // Listed, and describing the keys it has not read yet.
+                // A read lists the keys and aliases first, then describes what it must.
                 _ if !state.describing.is_empty() => format!("{} left", state.describing.len()),
-                _ if state.is_loading() => "loading".into(),
+                _ if state.is_loading() => "listing".into(),
                 (Some(_), _) => "ERROR".into(),
                 (None, Some(at)) => age(at, app.now),
                 (None, None) => "-".into(),
