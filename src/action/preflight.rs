@@ -147,6 +147,13 @@ pub fn check(request: &Request, key: &Key, ctx: &Context) -> Result<(), Refusal>
                      or create a new multi-region key and replicate it",
                 );
             }
+            if key.origin == "EXTERNAL_KEY_STORE" {
+                // CreateKey in an external key store needs the id of a key the operator first
+                // makes in the external key manager; nothing in KMS can name one.
+                return refuse(
+                    "a successor in an external key store needs a new key in the external key                      manager first: create it there, then create the KMS key with its XksKeyId",
+                );
+            }
             require_state(key, "Enabled")
         }
         Request::Replicate { to_region } => {

@@ -274,6 +274,18 @@ fn a_successor_keeps_the_reported_period_and_stays_off_where_the_key_was_off() {
     );
 }
 
+#[test]
+fn an_external_key_store_key_is_refused_a_successor_keyward_cannot_make() {
+    let mut key = key();
+    key.origin = "EXTERNAL_KEY_STORE".into();
+    key.custom_key_store_id = Some("cks-1234567890abcdef0".into());
+    let refusal = check(&Request::ManualRotate, &key, &ctx()).unwrap_err();
+    assert!(refusal.0.contains("XksKeyId"), "{}", refusal.0);
+    // A CloudHSM key store makes its own key material: its successor is possible.
+    key.origin = "AWS_CLOUDHSM".into();
+    assert_eq!(check(&Request::ManualRotate, &key, &ctx()), Ok(()));
+}
+
 fn plan_off(key: &Key) -> super::Plan {
     plan(&Request::ManualRotate, key, &KeyExtras::default(), &ctx()).unwrap()
 }
