@@ -29,7 +29,8 @@ pub fn init_stderr() {
 }
 
 /// Sends logs to the console's log pane; the returned notifier wakes the console when
-/// something was logged, so the open log pane redraws without polling.
+/// something was logged, which then moves the event into the pane's buffer (and redraws the
+/// pane if it is open) without polling.
 pub fn init_tui() -> Arc<Notify> {
     let notify = Arc::new(Notify::new());
     let filter =
@@ -40,7 +41,10 @@ pub fn init_tui() -> Arc<Notify> {
         .with(Notifier(Arc::clone(&notify)))
         .try_init();
     if initialised.is_ok() {
-        let _ = tui_logger::init_logger(tui_logger::LevelFilter::Trace);
+        // Not `init_logger`: its thread would wake every 10 ms to move events along. The
+        // console moves them itself when it is told something was logged, so an idle console
+        // sleeps.
+        tui_logger::set_default_level(tui_logger::LevelFilter::Trace);
     }
     notify
 }

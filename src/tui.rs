@@ -125,7 +125,10 @@ pub async fn run(
             Some(message) = rx.recv() => message,
             _ = refresh.tick() => Message::RefreshDue,
             _ = spinner.tick(), if app.animating() => Message::Tick,
-            () = logged.notified(), if app.pane == Pane::Log => Message::Logged,
+            () = logged.notified() => {
+                tui_logger::move_events();
+                Message::Logged
+            }
             _ = hangup.recv() => Message::Shutdown,
             _ = terminate.recv() => Message::Shutdown,
             _ = interrupt.recv() => Message::Shutdown,

@@ -35,6 +35,21 @@ pub fn rss_mib(pid: &str) -> (f64, f64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// `RssAnon` and `RssFile` of process `pid`, in MiB: the heap and stacks, and the mapped
+/// program code and libraries (shared with every other process running them, and reclaimable).
+pub fn rss_parts_mib(pid: &str) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("RssAnon:"), field("RssFile:"))
+}
+
 /// The child: loads `total` keys, draws, then takes 30 refreshes; prints one JSON line.
 pub fn child(total: usize) {
     let (_, baseline) = rss_mib("self");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 use serde_json::{Value, json};
 
-use crate::memory::rss_mib;
+use crate::memory::{rss_mib, rss_parts_mib};
 use crate::stats::round;
 
 const COLUMNS: u16 = 160;
@@ -18,6 +18,8 @@ const ROWS: u16 = 48;
 const IDLE_WINDOW: Duration = Duration::from_secs(60);
 /// What the overview's READ column shows for a region whose keys are not yet listed.
 const LISTING_MARK: &str = "listing";
+/// The overview's region table header, which no other pane shows.
+const OVERVIEW_MARK: &str = "OVERDUE OFF";
 
 /// Whether a read is under way: a region loading, listing, or with keys left to describe.
 fn under_way(screen: &str) -> bool {
@@ -224,6 +226,7 @@ pub fn measure(
     console.wait_quiet(Duration::from_secs(60));
     let pid = console.pid();
     let (peak_loaded, rss_loaded) = rss_mib(&pid);
+    let (anon_loaded, file_loaded) = rss_parts_mib(&pid);
 
     // Idle: a minute with the table open and no refresh due (the interval is 15 minutes).
     let (cpu_before, bytes_before) = (cpu_seconds(&pid), console.bytes());
@@ -242,11 +245,15 @@ pub fn measure(
     warm.send(b"2");
     let warm_rows = warm.wait_for("alias/bench-", Duration::from_secs(5));
     warm.send(b"1");
+    let overview = |screen: &str| screen.contains(OVERVIEW_MARK);
     let warm_first_live = warm.wait_until(
-        |screen| screen.matches(LISTING_MARK).count() < regions.len(),
+        |screen| overview(screen) && screen.matches(LISTING_MARK).count() < regions.len(),
         Duration::from_secs(300),
     );
-    let warm_live = warm.wait_until(|screen| !under_way(screen), Duration::from_secs(300));
+    let warm_live = warm.wait_until(
+        |screen| overview(screen) && !under_way(screen),
+        Duration::from_secs(300),
+    );
     warm.quit();
 
     json!({
@@ -258,6 +265,8 @@ pub fn measure(
         "cold_start_to_all_rows_s": all_rows.map(round),
         "loaded_rss_mib": round(rss_loaded),
         "loaded_peak_mib": round(peak_loaded.max(peak_idle)),
+        "loaded_rss_anonymous_mib": round(anon_loaded),
+        "loaded_rss_file_mib": round(file_loaded),
         "idle_rss_mib": round(rss_idle),
         "idle_window_s": IDLE_WINDOW.as_secs(),
         "idle_cpu_share_of_one_core": round(idle_cpu),

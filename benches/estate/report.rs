@@ -236,8 +236,11 @@ pub fn markdown(r: &Value) -> String {
         "Peak memory, 10,000 keys (real binary)",
         "<= 50 MB",
         format!(
-            "{} peak (in-process table alone: {})",
+            "{} peak; once loaded {} heap and {} mapped code and libraries (in-process table \
+             alone: {})",
             show(rss10, " MiB"),
+            show(num(r, "console.loaded_rss_anonymous_mib"), " MiB"),
+            show(num(r, "console.loaded_rss_file_mib"), " MiB"),
             show(num(r, "memory.runs.0.peak_mib"), " MiB")
         ),
         rss10.map(|x| x * 1.048_576 <= 50.0),
