@@ -52,15 +52,18 @@ pub struct KeyRow {
     /// Position of the key in that region's key list.
     pub index: usize,
     pub view: RotationView,
-    /// Everything the filter matches, lowercased once when the row is built, so a keystroke
-    /// in the filter costs one substring search per key.
-    pub search: String,
+    /// Where the row's search text lies in [`KeyTable`]'s search buffer.
+    search: std::ops::Range<usize>,
 }
 
 /// Every key, the current filter and sort, and the selection.
 #[derive(Debug, Default)]
 pub struct KeyTable {
     pub rows: Vec<KeyRow>,
+    /// Every row's search text (what the filter matches, lowercased once when the row is
+    /// built) in row order, rows apart by a NUL no filter can hold: a keystroke is one
+    /// substring scan through a single buffer, however many keys there are.
+    search: String,
     /// Indexes into `rows` in the current sort order, filter aside.
     order: Vec<usize>,
     /// Indexes into `rows` that pass the filter, in display order.
@@ -83,10 +86,14 @@ impl KeyTable {
     pub fn rebuild(&mut self, estate: &Estate, policy: &RotationPolicy, now: DateTime<Utc>) {
         let keep = self.selected_arn(estate).map(str::to_owned);
         self.rows.clear();
+        self.search.clear();
         for (region, (_, state)) in estate.iter().enumerate() {
             for (index, key) in state.key_list().iter().enumerate() {
                 let mut view = evaluate(key, policy, now);
-                let search = search_text(key, &view);
+                let start = self.search.len();
+                push_search_text(&mut self.search, key, &view);
+                let search = start..self.search.len();
+                self.search.push(ROW_SEPARATOR);
                 // The sentence is for the detail view, which judges its one key afresh; a
                 // hundred thousand rows need not carry one each.
                 view.detail = String::new();
@@ -98,6 +105,7 @@ impl KeyTable {
                 });
             }
         }
+        self.search.shrink_to_fit();
         self.resort(estate);
         if let Some(arn) = keep {
             self.select_arn(estate, &arn);
@@ -125,20 +133,50 @@ impl KeyTable {
     /// Applies the filter again, after it changed. A filter that only grew narrows the rows
     /// already shown instead of searching every key.
     pub fn refilter(&mut self) {
-        let needle = self.filter.to_lowercase();
-        let narrowing = !self.applied.is_empty() && needle.contains(self.applied.as_str());
-        let candidates = if narrowing {
-            std::mem::take(&mut self.visible)
-        } else {
-            self.order.clone()
-        };
-        let rows = &self.rows;
-        self.visible = candidates
-            .into_iter()
-            .filter(|&i| needle.is_empty() || rows[i].search.contains(&needle))
+        // Separators typed or pasted into the filter match nothing, as no field holds them.
+        let needle: String = self
+            .filter
+            .to_lowercase()
+            .chars()
+            .filter(|&c| c != ROW_SEPARATOR && c != FIELD_SEPARATOR)
             .collect();
+        let narrowing = !self.applied.is_empty() && needle.contains(self.applied.as_str());
+        self.visible = if needle.is_empty() {
+            self.order.clone()
+        } else if narrowing {
+            let rows = &self.rows;
+            let search = &self.search;
+            std::mem::take(&mut self.visible)
+                .into_iter()
+                .filter(|&i| search[rows[i].search.clone()].contains(&needle))
+                .collect()
+        } else {
+            let matched = self.matching_rows(&needle);
+            self.order.iter().copied().filter(|&i| matched[i]).collect()
+        };
         self.applied = needle;
         self.selected = self.selected.min(self.visible.len().saturating_sub(1));
+    }
+
+    /// Which rows' search text holds `needle`: one scan through the buffer, skipping to the
+    /// next row after each match.
+    fn matching_rows(&self, needle: &str) -> Vec<bool> {
+        let mut matched = vec![false; self.rows.len()];
+        let (mut from, mut row) = (0, 0);
+        while let Some(found) = self.search[from..].find(needle) {
+            let at = from + found;
+            // Rows are in buffer order: move on to the row the match lies in.
+            while self.rows[row].search.end < at {
+                row += 1;
+            }
+            matched[row] = true;
+            from = self.rows[row].search.end;
+            row += 1;
+            if row == self.rows.len() {
+                break;
+            }
+        }
+        matched
     }
 
     fn compare(&self, a: &KeyRow, ka: &Key, b: &KeyRow, kb: &Key) -> Ordering {
@@ -204,11 +242,15 @@ impl KeyTable {
     }
 }
 
-/// The fields the filter looks in: aliases, key id, region, spec, state, description and the
-/// rotation status, lowercased and separated so no match spans two fields.
-fn search_text(key: &Key, view: &RotationView) -> String {
-    let mut fields: Vec<&str> = key.aliases.iter().map(String::as_str).collect();
-    fields.extend([
+/// Ends each row's search text in the buffer.
+const ROW_SEPARATOR: char = '\0';
+/// Ends each field, so no match spans two fields.
+const FIELD_SEPARATOR: char = '\n';
+
+/// Appends the fields the filter looks in, lowercased and separated: aliases, key id, region,
+/// spec, state, description and the rotation status.
+fn push_search_text(buffer: &mut String, key: &Key, view: &RotationView) {
+    let fields = key.aliases.iter().map(String::as_str).chain([
         key.key_id.as_str(),
         key.region.as_str(),
         key.key_spec.as_str(),
@@ -216,7 +258,19 @@ fn search_text(key: &Key, view: &RotationView) -> String {
         key.description.as_str(),
         view.status.label(),
     ]);
-    fields.join("\n").to_lowercase()
+    for (n, field) in fields.enumerate() {
+        if n > 0 {
+            buffer.push(FIELD_SEPARATOR);
+        }
+        // Separators inside a field (a description may hold a newline) become spaces.
+        buffer.extend(field.chars().flat_map(char::to_lowercase).map(|c| {
+            if c == ROW_SEPARATOR || c == FIELD_SEPARATOR {
+                ' '
+            } else {
+                c
+            }
+        }));
+    }
 }
 
 /// The key a row points at; `None` only if the estate changed without a rebuild.
@@ -257,6 +311,29 @@ mod tests {
         assert_eq!(step(0, -1, 5), 0);
         assert_eq!(step(3, 10, 5), 4);
         assert_eq!(step(2, 1, 0), 0);
+    }
+
+    #[test]
+    fn the_single_scan_finds_exactly_the_rows_whose_own_text_matches() {
+        let table = crate::tui::fixture::app().keys;
+        let text = |i: usize| &table.search[table.rows[i].search.clone()];
+        let mut needles: Vec<String> = vec!["pay".into(), "e".into(), "zzz".into()];
+        // Needles made of the end of one row and the start of the next, and of two fields.
+        for i in 0..table.rows.len() - 1 {
+            let (a, b) = (text(i), text(i + 1));
+            needles.push(format!("{}{}", &a[a.len() - 2..], &b[..2]));
+        }
+        needles.push(text(0).replace(FIELD_SEPARATOR, ""));
+        for needle in needles {
+            let scanned = table.matching_rows(&needle);
+            for (i, &found) in scanned.iter().enumerate() {
+                assert_eq!(
+                    found,
+                    text(i).contains(needle.as_str()),
+                    "{needle:?} row {i}"
+                );
+            }
+        }
     }
 
     #[test]
