@@ -176,7 +176,7 @@ impl App {
         let Some(evaluation) = &self.evaluation else {
             return Vec::new();
         };
-        let items: Vec<(Key, Verdict)> = arns
+        let mut items: Vec<(Key, Verdict)> = arns
             .iter()
             .filter_map(|arn| {
                 let verdict = evaluation.keys.iter().find(|v| &v.arn == arn)?;
@@ -187,6 +187,8 @@ impl App {
         if items.is_empty() {
             return Vec::new();
         }
+        // The plan lists (and runs) the most overdue key first, the keys only due soon last.
+        items.sort_by(|(_, a), (_, b)| a.cmp_urgency(b));
         self.overlay = Some(Overlay::Planning(format!(
             "Planning the rotation of {} key(s)",
             items.len()

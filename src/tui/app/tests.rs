@@ -383,6 +383,52 @@ fn due_keys_are_marked_and_approved_as_one_plan() {
 }
 
 #[test]
+fn an_approval_lists_the_most_overdue_key_first_and_the_keys_due_soon_last() {
+    let mut app = fixture::app();
+    app.pane = Pane::Rotation;
+    // Marked in the order of their ARNs, which puts a key due soon (ap-southeast-2) first.
+    let arn = |alias: &str, region: &str| {
+        let key = app
+            .estate
+            .keys()
+            .find(|k| k.display_name() == alias && k.region == region);
+        key.unwrap().arn.clone()
+    };
+    app.marked = [
+        arn("alias/ledger-data", "us-east-1"),
+        arn("alias/ledger-data", "ap-southeast-2"),
+        arn("alias/customer-pii", "eu-west-1"),
+        arn("alias/legacy-reporting", "eu-west-1"),
+    ]
+    .into();
+    let [Effect::BuildPlan(PlanRequest::Approve(items), _)] =
+        &press(&mut app, KeyCode::Char('A'))[..]
+    else {
+        panic!("no approval plan");
+    };
+    let order: Vec<(String, i64, &str)> = items
+        .iter()
+        .map(|(key, v)| {
+            (
+                v.name().to_owned(),
+                v.days_left.unwrap(),
+                key.region.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            // 200 days since its rotation, with rotation off: 110 past the 90-day rule.
+            ("alias/legacy-reporting".to_owned(), -110, "eu-west-1"),
+            ("alias/customer-pii".to_owned(), -15, "eu-west-1"),
+            ("alias/ledger-data".to_owned(), 3, "ap-southeast-2"),
+            ("alias/ledger-data".to_owned(), 3, "us-east-1"),
+        ]
+    );
+}
+
+#[test]
 fn a_key_that_is_not_due_cannot_be_marked() {
     let mut app = fixture::app();
     app.pane = Pane::Rotation;
