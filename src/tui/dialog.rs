@@ -1,8 +1,8 @@
 //! The overlays: help, the action menu, the plan confirmation and the running plan.
 //!
 //! A plan is confirmed only by keys typed one by one: routine plans with `y`, destructive ones
-//! by typing the alias or key id the plan names. Pasted text never reaches these dialogs,
-//! and Esc always cancels.
+//! by typing the alias the plan names or, for a plan about one key, its key id (Ctrl-U clears
+//! the line). Pasted text never reaches these dialogs, and Esc always cancels.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -185,6 +185,8 @@ impl Confirm {
     }
 
     /// Handles a key: `Some(Some(how))` confirms, `Some(None)` declines, `None` waits on.
+    /// A destructive plan is confirmed by its phrase or, for one key, that key's id; Ctrl-U
+    /// clears what was typed.
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Option<Confirmation>> {
         self.message = None;
         match key.code {
@@ -194,19 +196,23 @@ impl Confirm {
             KeyCode::PageDown => self.scroll = self.scroll.saturating_add(10),
             _ => {}
         }
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('u') {
+            self.typed.clear();
+            return None;
+        }
         if key
             .modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
         {
             return None;
         }
-        match &self.plan.confirm_phrase {
-            Some(phrase) => match key.code {
-                KeyCode::Enter if self.typed == *phrase => {
+        match self.plan.confirm_prompt() {
+            Some(prompt) => match key.code {
+                KeyCode::Enter if self.plan.confirm_words().contains(&self.typed.as_str()) => {
                     return Some(Some(Confirmation::TypedName));
                 }
                 KeyCode::Enter => {
-                    self.message = Some(format!("type {phrase} exactly to run this plan"));
+                    self.message = Some(format!("type {prompt} exactly to run this plan"));
                 }
                 KeyCode::Backspace => {
                     self.typed.pop();

@@ -216,19 +216,8 @@ fn confirm_lines(confirm: &Confirm, theme: Theme) -> Vec<Line<'static>> {
         })
         .collect();
     lines.push(Line::raw(""));
-    match &plan.confirm_phrase {
-        Some(phrase) => {
-            lines.push(Line::from(vec![
-                Span::styled("Type ", theme.warn()),
-                Span::styled(phrase.clone(), theme.title()),
-                Span::styled(" and press Enter to run it; Esc cancels.", theme.warn()),
-            ]));
-            lines.push(Line::from(vec![
-                Span::styled("> ", theme.title()),
-                Span::raw(format!("{}_", confirm.typed)),
-            ]));
-        }
-        None => lines.push(Line::styled(
+    match &plan.confirm_words()[..] {
+        [] => lines.push(Line::styled(
             "Press y to run this plan; n or Esc cancels. ↑↓ scroll.",
             if plan.risk == Risk::Destructive {
                 theme.bad()
@@ -236,6 +225,25 @@ fn confirm_lines(confirm: &Confirm, theme: Theme) -> Vec<Line<'static>> {
                 theme.warn()
             },
         )),
+        words => {
+            let mut prompt = vec![
+                Span::styled("Type ", theme.warn()),
+                Span::styled(words[0].to_owned(), theme.title()),
+            ];
+            if let Some(key_id) = words.get(1) {
+                prompt.push(Span::styled(" or its key id ", theme.warn()));
+                prompt.push(Span::styled((*key_id).to_owned(), theme.title()));
+            }
+            prompt.push(Span::styled(
+                " and press Enter to run it; Ctrl-U clears, Esc cancels.",
+                theme.warn(),
+            ));
+            lines.push(Line::from(prompt));
+            lines.push(Line::from(vec![
+                Span::styled("> ", theme.title()),
+                Span::raw(format!("{}_", confirm.typed)),
+            ]));
+        }
     }
     if let Some(message) = &confirm.message {
         lines.push(Line::styled(message.clone(), theme.bad()));

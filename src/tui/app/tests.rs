@@ -309,6 +309,54 @@ fn a_destructive_plan_needs_the_alias_typed_and_a_paste_does_not_count() {
 }
 
 #[test]
+fn a_destructive_plan_about_one_key_takes_its_key_id_too_and_ctrl_u_clears_the_line() {
+    let ctrl_u = || {
+        Message::Input(Event::Key(KeyEvent::new(
+            KeyCode::Char('u'),
+            KeyModifiers::CONTROL,
+        )))
+    };
+    let typed = |app: &App| match &app.overlay {
+        Some(Overlay::Confirm(confirm)) => confirm.typed.clone(),
+        other => panic!("the dialog closed: {other:?}"),
+    };
+
+    let mut app = confirming(Some("alias/payments-data"));
+    type_text(&mut app, "alias/pay");
+    app.update(ctrl_u());
+    assert_eq!(typed(&app), "", "Ctrl-U clears the line");
+    app.update(Message::Input(Event::Paste("k-ok-0".into())));
+    assert_eq!(typed(&app), "", "a paste is ignored");
+    type_text(&mut app, "k-ok-");
+    assert!(
+        press(&mut app, KeyCode::Enter).is_empty(),
+        "a part confirmed"
+    );
+    type_text(&mut app, "0");
+    match &press(&mut app, KeyCode::Enter)[..] {
+        [Effect::Run { confirmation, .. }] => assert_eq!(*confirmation, Confirmation::TypedName),
+        other => panic!("{other:?}"),
+    }
+
+    // A plan about two keys names neither: only its phrase confirms.
+    let mut two = plan(Some("2 keys"));
+    let mut second = two.targets[0].clone();
+    second.key_id = "k-due-0".into();
+    two.targets.push(second);
+    let mut app = fixture::app();
+    app.overlay = Some(Overlay::Planning("planning".into()));
+    app.update(Message::PlanReady(Ok(two)));
+    type_text(&mut app, "k-ok-0");
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    app.update(ctrl_u());
+    type_text(&mut app, "2 keys");
+    assert!(matches!(
+        &press(&mut app, KeyCode::Enter)[..],
+        [Effect::Run { .. }]
+    ));
+}
+
+#[test]
 fn a_finished_run_shows_its_steps_and_refreshes() {
     let mut app = confirming(None);
     press(&mut app, KeyCode::Char('y'));

@@ -91,6 +91,36 @@ fn action_menu_and_plan() {
 }
 
 #[test]
+fn a_destructive_plan_asks_for_the_alias_or_the_key_id() {
+    let mut app = on(Pane::Keys);
+    let key = app
+        .estate
+        .keys()
+        .find(|k| k.display_name() == "alias/payments-data")
+        .unwrap()
+        .clone();
+    let plan = crate::action::plan(
+        &crate::action::Request::ScheduleDeletion { days: 7 },
+        &key,
+        &crate::action::KeyExtras::default(),
+        &app.context(),
+    )
+    .unwrap();
+    app.overlay = Some(crate::tui::dialog::Overlay::Planning("planning".into()));
+    app.update(Message::PlanReady(Ok(plan)));
+    for c in "alias/pay".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("Type alias/payments-data or its key id"),
+        "{text}"
+    );
+    assert!(text.contains("Ctrl-U clears"), "{text}");
+    insta::assert_snapshot!("confirm_destructive_80x24", text);
+}
+
+#[test]
 fn a_failing_region_shows_its_error_and_the_age_of_its_data() {
     let mut app = fixture::app();
     app.now = fixture::now() + chrono::Duration::minutes(7);
