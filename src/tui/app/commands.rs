@@ -190,8 +190,8 @@ impl App {
         // The plan lists (and runs) the most overdue key first, the keys only due soon last.
         items.sort_by(|(_, a), (_, b)| a.cmp_urgency(b));
         self.overlay = Some(Overlay::Planning(format!(
-            "Planning the rotation of {} key(s)",
-            items.len()
+            "Planning the rotation of {}",
+            crate::plural::count(items.len(), "key", "keys")
         )));
         vec![Effect::BuildPlan(
             PlanRequest::Approve(items),

@@ -44,8 +44,8 @@ pub fn render(app: &App, drill: &DrillView, theme: Theme, area: Rect, frame: &mu
             Span::styled("FAILED ", theme.bad())
         },
         Span::raw(format!(
-            "{} checks, {failed} failed, verdict after {:.1} s; {}",
-            report.checks.len(),
+            "{}, {failed} failed, verdict after {:.1} s; {}",
+            crate::plural::count(report.checks.len(), "check", "checks"),
             report.verdict_after_ms as f64 / 1000.0,
             match journal {
                 Ok(seq) => format!("journaled as entry {seq}"),

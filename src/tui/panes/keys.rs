@@ -9,6 +9,7 @@ use ratatui::widgets::{Paragraph, Row, Table, Wrap};
 use super::{block, table_rows};
 use crate::estate::{Key, MultiRegionRole, ON_DEMAND_ROTATION_LIMIT, RotationKind};
 use crate::inventory::truncate;
+use crate::plural;
 use crate::rotation::{PeriodSource, RotationView};
 use crate::tui::app::App;
 use crate::tui::keytable::{key_of, scroll_offset};
@@ -215,9 +216,12 @@ fn render_detail(
     }
     let period = match (view.period_days, view.period_source) {
         (Some(days), Some(PeriodSource::Policy)) => {
-            format!("{days} days (the endpoint reports none; the policy's period is assumed)")
+            format!(
+                "{} (the endpoint reports none; the policy's period is assumed)",
+                plural::days(days)
+            )
         }
-        (Some(days), _) => format!("{days} days"),
+        (Some(days), _) => plural::days(days),
         (None, _) => "-".into(),
     };
     lines.push(Line::from(vec![

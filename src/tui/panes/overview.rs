@@ -52,7 +52,7 @@ fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
                 // A cluster without HSMs serves nothing: count the HSMs, not the clusters.
                 (Some(clusters), None) => {
                     let hsms: usize = clusters.iter().map(|c| c.hsms.len()).sum();
-                    format!("{hsms} HSMs")
+                    crate::plural::count(hsms, "HSM", "HSMs")
                 }
                 (None, None) => "…".into(),
             };
