@@ -147,6 +147,97 @@ fn a_failing_region_shows_its_error_and_the_age_of_its_data() {
     insta::assert_snapshot!("failing_region_80x24", text);
 }
 
+/// The fixture seven minutes on, with `regions` failing to connect since.
+fn failing(regions: &[&str]) -> App {
+    let mut app = fixture::app();
+    app.now = fixture::now() + chrono::Duration::minutes(7);
+    for region in regions {
+        let mut failed = fixture::snapshot(region);
+        failed.fetched_at = app.now;
+        let err = crate::estate::SourceError {
+            operation: "ListKeys".into(),
+            code: "ConnectionFailed".into(),
+            message: "connection refused".into(),
+            request_id: None,
+        };
+        failed.keys = Err(err.clone());
+        failed.clusters = Err(err.clone());
+        failed.alarms = Err(err);
+        app.update(Message::Region(failed.into()));
+    }
+    app
+}
+
+/// The region line: the last line but one.
+fn region_line_of(text: &str) -> &str {
+    text.lines().rev().nth(1).unwrap()
+}
+
+#[test]
+fn three_failing_regions_fit_in_80_columns_and_point_at_the_overview() {
+    let mut app = failing(&fixture::REGIONS);
+    app.pane = Pane::Keys;
+    let keys = screen(&app, 80, 24);
+    assert_eq!(
+        region_line_of(&keys),
+        "us-east-1 ERROR  eu-west-1 ERROR  ap-southeast-2 ERROR  see Overview"
+    );
+    insta::assert_snapshot!("three_failing_regions_80x24", keys);
+
+    // The overview has the errors in full, so the line does not point at it.
+    app.pane = Pane::Overview;
+    let overview = screen(&app, 80, 24);
+    assert_eq!(
+        region_line_of(&overview),
+        "us-east-1 ERROR  eu-west-1 ERROR  ap-southeast-2 ERROR"
+    );
+    for region in fixture::REGIONS {
+        assert!(
+            overview.contains(&format!("{region} NOT READ ConnectionFailed")),
+            "{overview}"
+        );
+    }
+
+    // Wide enough, each error keeps its code and the age of the last good data.
+    let wide = screen(&app, 160, 48);
+    assert!(
+        region_line_of(&wide).contains("ap-southeast-2 ERROR ConnectionFailed (data 7m ago)"),
+        "{wide}"
+    );
+}
+
+#[test]
+fn the_region_line_shortens_errors_to_their_code_before_the_word() {
+    let mut app = failing(&["eu-west-1"]);
+    app.pane = Pane::Keys;
+    let text = screen(&app, 80, 24);
+    assert_eq!(
+        region_line_of(&text),
+        "us-east-1 12:00:00  eu-west-1 ERROR ConnectionFailed  ap-southeast-2 12:00:00"
+    );
+}
+
+#[test]
+fn with_no_room_for_every_region_the_line_counts_them() {
+    let line = |app: &App, width| {
+        let line = super::region_line(app, Theme { color: false }, width);
+        line.spans
+            .iter()
+            .map(|s| s.content.as_ref())
+            .collect::<String>()
+    };
+    let mut app = failing(&fixture::REGIONS);
+    app.pane = Pane::Keys;
+    assert_eq!(line(&app, 40), "3 regions: 3 failing (see Overview)");
+
+    let mut app = failing(&["eu-west-1"]);
+    app.pane = Pane::Keys;
+    assert_eq!(
+        line(&app, 40),
+        "3 regions: 1 failing (see Overview), 2 read (the oldest at 12:00:00)"
+    );
+}
+
 #[test]
 fn a_terminal_below_80x24_gets_a_message() {
     let app = fixture::app();
