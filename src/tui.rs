@@ -15,6 +15,7 @@ pub mod keytable;
 mod overlay;
 pub mod panes;
 pub mod runtime;
+mod scroll;
 mod terminal;
 pub mod theme;
 pub mod view;
@@ -94,15 +95,17 @@ pub async fn run(
             if app.pane == Pane::Log {
                 tui_logger::move_events();
             }
+            let mut scroll_limit = 0;
             if let Err(err) = guard
                 .terminal
-                .draw(|frame| view::render(&app, theme, frame))
+                .draw(|frame| scroll_limit = view::render(&app, theme, frame))
             {
                 // The terminal is gone (a hangup): nothing more can be shown.
                 failure = Some(anyhow::Error::new(err).context("drawing the console"));
                 break;
             }
             app.dirty = false;
+            app.update(Message::Drawn { scroll_limit });
         }
         let message = tokio::select! {
             event = events.next() => match event {

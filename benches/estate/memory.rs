@@ -50,7 +50,9 @@ pub fn child(total: usize) {
         app.update(Message::Region(fetch));
     }
     terminal
-        .draw(|frame| view::render(&app, theme, frame))
+        .draw(|frame| {
+            view::render(&app, theme, frame);
+        })
         .expect("draw");
     let (peak_loaded, loaded) = rss_mib("self");
 
@@ -61,7 +63,9 @@ pub fn child(total: usize) {
             app.update(Message::Region(fetch));
         }
         terminal
-            .draw(|frame| view::render(&app, theme, frame))
+            .draw(|frame| {
+                view::render(&app, theme, frame);
+            })
             .expect("draw");
         after.push(rss_mib("self").1);
     }

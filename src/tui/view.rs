@@ -21,12 +21,13 @@ pub const MIN_HEIGHT: u16 = 24;
 
 const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
 
-/// Draws the whole console.
-pub fn render(app: &App, theme: Theme, frame: &mut Frame) {
+/// Draws the whole console; returns how far the text in focus (an overlay's, else the
+/// pane's) can scroll, for [`crate::tui::app::Message::Drawn`].
+pub fn render(app: &App, theme: Theme, frame: &mut Frame) -> u16 {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         render_too_small(area, frame);
-        return;
+        return 0;
     }
     let [header, tabs, body, regions, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -42,9 +43,11 @@ pub fn render(app: &App, theme: Theme, frame: &mut Frame) {
         None => frame.render_widget(header_line(app, theme), header),
     }
     frame.render_widget(tab_line(app, theme), tabs);
+    // Of the panes, the overview and a key's detail show text that scrolls.
+    let mut pane_limit = 0;
     match app.pane {
-        Pane::Overview => panes::overview::render(app, theme, body, frame),
-        Pane::Keys => panes::keys::render(app, theme, body, frame),
+        Pane::Overview => pane_limit = panes::overview::render(app, theme, body, frame),
+        Pane::Keys => pane_limit = panes::keys::render(app, theme, body, frame),
         Pane::Rotation => panes::rotation::render(app, theme, body, frame),
         Pane::Compliance => panes::compliance::render(app, theme, body, frame),
         Pane::Hsm => panes::hsm::render(app, theme, body, frame),
@@ -54,8 +57,9 @@ pub fn render(app: &App, theme: Theme, frame: &mut Frame) {
     }
     frame.render_widget(region_line(app, theme, regions.width), regions);
     frame.render_widget(footer_line(app, theme), footer);
-    if let Some(overlay) = &app.overlay {
-        super::overlay::render(app, overlay, theme, body, frame);
+    match &app.overlay {
+        Some(overlay) => super::overlay::render(app, overlay, theme, body, frame),
+        None => pane_limit,
     }
 }
 
@@ -274,7 +278,7 @@ fn region_status(
 
 fn footer_line(app: &App, theme: Theme) -> Line<'static> {
     let mut spans = Vec::new();
-    for binding in bindings_for(app.pane, app.read_only).filter(|b| b.hint) {
+    for binding in bindings_for(app.focus(), app.read_only).filter(|b| b.hint) {
         spans.push(Span::styled(binding.keys.to_string(), theme.title()));
         spans.push(Span::styled(
             format!(" {}  ", short_hint(binding.help)),

@@ -357,6 +357,33 @@ fn a_destructive_plan_about_one_key_takes_its_key_id_too_and_ctrl_u_clears_the_l
 }
 
 #[test]
+fn a_long_plan_scrolls_no_further_than_the_frame_showed_and_letters_stay_text() {
+    let mut app = confirming(Some("alias/payments-data"));
+    let scroll = |app: &App| match &app.overlay {
+        Some(Overlay::Confirm(confirm)) => confirm.scroll,
+        other => panic!("the dialog closed: {other:?}"),
+    };
+    press(&mut app, KeyCode::Down);
+    assert_eq!(scroll(&app), 0, "nothing drawn yet, nothing to scroll");
+    app.update(Message::Drawn { scroll_limit: 3 });
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Down);
+    }
+    assert_eq!(scroll(&app), 3);
+    press(&mut app, KeyCode::Up);
+    assert_eq!(scroll(&app), 2);
+    type_text(&mut app, "jk");
+    assert_eq!(scroll(&app), 2);
+    let Some(Overlay::Confirm(confirm)) = &app.overlay else {
+        panic!("the dialog closed");
+    };
+    assert_eq!(confirm.typed, "jk");
+    // A smaller window: the next frame clamps the offset.
+    app.update(Message::Drawn { scroll_limit: 1 });
+    assert_eq!(scroll(&app), 1);
+}
+
+#[test]
 fn a_finished_run_shows_its_steps_and_refreshes() {
     let mut app = confirming(None);
     press(&mut app, KeyCode::Char('y'));
@@ -626,7 +653,7 @@ fn enter_on_an_alarm_shows_its_whole_reason() {
     app.pane = Pane::Alarms;
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Enter);
-    let Some(Overlay::Notice { title, lines }) = &app.overlay else {
+    let Some(Overlay::Notice { title, lines, .. }) = &app.overlay else {
         panic!("no alarm detail");
     };
     assert_eq!(title, "Alarm KeyRotationDelay");

@@ -1,10 +1,11 @@
-//! The key table across regions, its filter line, and the detail view of one key.
+//! The key table across regions, its filter line, and the detail view of one key, which
+//! scrolls when it is longer than the pane (a long rotation history, many tags).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Row, Table};
 
 use super::{block, table_rows};
 use crate::estate::{Key, MultiRegionRole, ON_DEMAND_ROTATION_LIMIT, RotationKind};
@@ -16,13 +17,13 @@ use crate::tui::keytable::{key_of, scroll_offset};
 use crate::tui::theme::Theme;
 use crate::tui::view::date;
 
-pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
+/// Draws the table, or the selected key's detail; returns how far the detail can scroll.
+pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) -> u16 {
     if app.keys.detail
         && let (Some(key), Some(row)) =
             (app.keys.selected_key(&app.estate), app.keys.selected_row())
     {
-        render_detail(app, key, &row.view, theme, area, frame);
-        return;
+        return render_detail(app, key, &row.view, theme, area, frame);
     }
     let show_filter = app.keys.editing_filter || !app.keys.filter.is_empty();
     let [table, filter] = Layout::vertical([
@@ -49,6 +50,7 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             filter,
         );
     }
+    0
 }
 
 fn render_table(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
@@ -139,7 +141,7 @@ fn render_detail(
     theme: Theme,
     area: Rect,
     frame: &mut Frame,
-) {
+) -> u16 {
     let field = |name: &str, value: String| {
         Line::from(vec![
             Span::styled(format!("{name:<13}"), theme.dim()),
@@ -249,25 +251,21 @@ fn render_detail(
             key.rotation.on_demand_used()
         ),
     ));
-    if !key.rotation.history.is_empty() {
-        let history: Vec<String> = key
-            .rotation
-            .history
-            .iter()
-            .rev()
-            .map(|r| {
-                let kind = match r.kind {
-                    RotationKind::Automatic => "auto",
-                    RotationKind::OnDemand => "on demand",
-                };
-                format!("{} {kind}", r.date.format("%Y-%m-%d %H:%M"))
-            })
-            .collect();
-        lines.push(field("History", history.join(", ")));
+    // One rotation and one tag a row, newest rotation first, each list under its label.
+    for (n, record) in key.rotation.history.iter().rev().enumerate() {
+        let kind = match record.kind {
+            RotationKind::Automatic => "automatic",
+            RotationKind::OnDemand => "on demand",
+        };
+        let label = if n == 0 { "History" } else { "" };
+        lines.push(field(
+            label,
+            format!("{} {kind}", record.date.format("%Y-%m-%d %H:%M")),
+        ));
     }
-    if !key.tags.is_empty() {
-        let tags: Vec<String> = key.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        lines.push(field("Tags", tags.join(", ")));
+    for (n, (name, value)) in key.tags.iter().enumerate() {
+        let label = if n == 0 { "Tags" } else { "" };
+        lines.push(field(label, format!("{name}={value}")));
     }
     for err in &key.errors {
         lines.push(Line::from(vec![
@@ -281,10 +279,12 @@ fn render_detail(
         "Esc back, a actions"
     };
     let title = format!("{} in {}  ({hint})", key.display_name(), key.region);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block(title, theme)),
+    crate::tui::scroll::render_text(
+        lines,
+        title,
+        Some(app.keys.detail_scroll),
+        theme,
         area,
-    );
+        frame,
+    )
 }
