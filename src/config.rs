@@ -14,6 +14,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+mod regions;
 mod rules;
 
 pub use rules::{Exemption, RotationRule};
@@ -47,8 +48,9 @@ pub enum ConfigError {
     },
 }
 
-/// An AWS region name such as `us-east-1`, checked for shape (not for existence: a region the
-/// account has not enabled shows its own error in the console).
+/// An AWS region name such as `us-east-1`: one that AWS has (the list is in `config/regions.rs`),
+/// whether or not the account enabled it (a region it has not shows its own error in the
+/// console). An emulator on loopback is reached with real region names too.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(try_from = "String")]
 pub struct Region(String);
@@ -69,16 +71,14 @@ impl TryFrom<String> for Region {
     type Error = String;
 
     fn try_from(name: String) -> Result<Self, String> {
-        let parts: Vec<&str> = name.split('-').collect();
-        let letters = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
-        let valid = parts.len() >= 3
-            && parts[0].len() == 2
-            && letters(parts[0])
-            && parts[1..parts.len() - 1].iter().all(|p| letters(p))
-            && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
-            && !parts[parts.len() - 1].is_empty();
-        if valid {
-            Ok(Region(name))
+        if regions::is_known(&name) {
+            return Ok(Region(name));
+        }
+        if regions::looks_like_region(&name) {
+            Err(format!(
+                "unknown region {name:?}: AWS has no region of that name; expected one such as {}",
+                or_list(&regions::suggestions(&name))
+            ))
         } else {
             Err(format!(
                 "invalid region name {name:?}: expected an AWS region such as \"us-east-1\" or \
@@ -167,7 +167,8 @@ impl TryFrom<String> for EndpointUrl {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    regions: Option<Vec<Region>>,
+    /// Checked after deserializing, so an error points at the element rather than the list.
+    regions: Option<Vec<Spanned<String>>>,
     profile: Option<String>,
     endpoint_url: Option<EndpointUrl>,
     refresh_interval_secs: Option<Bounded<5, 86_400>>,
@@ -377,7 +378,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
                 "regions: the list is empty; name at least one region, such as [\"us-east-1\"]";
             return Err(invalid(None, message.into()).with_span_of(text, "regions"));
         }
-        settings.regions = dedup(regions.into_iter().map(|r| r.0));
+        let mut names = Vec::new();
+        for name in regions {
+            let span = name.span();
+            let region = Region::try_from(name.into_inner())
+                .map_err(|message| invalid(Some(span), format!("regions: {message}")))?;
+            names.push(region.0);
+        }
+        settings.regions = dedup(names.into_iter());
     }
     settings.aws.profile = file.profile;
     settings.aws.endpoint_url = file.endpoint_url.map(|u| u.0);
@@ -494,6 +502,15 @@ fn check_account_id(account: &str) -> Result<String, String> {
         Err(format!(
             "{account:?} is not an account id: expected 12 digits"
         ))
+    }
+}
+
+/// "a", "a or b", "a, b or c".
+fn or_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => (*only).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
 

@@ -184,8 +184,9 @@ impl Inventory {
             match &region.error {
                 None => writeln!(
                     out,
-                    "{}: {} keys, read {fetched}",
-                    region.region, region.key_count
+                    "{}: {}, read {fetched}",
+                    region.region,
+                    crate::plural::count(region.key_count, "key", "keys")
                 )?,
                 Some(err) => writeln!(out, "{}: NOT READ: {err}", region.region)?,
             }

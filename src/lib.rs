@@ -17,6 +17,7 @@ pub mod hsm;
 pub mod inventory;
 pub mod logging;
 pub mod paths;
+pub mod plural;
 pub mod policy;
 pub mod rotation;
 pub mod sandbox;

@@ -237,6 +237,16 @@ impl Verdict {
     pub fn name(&self) -> &str {
         self.alias.as_deref().unwrap_or(&self.key_id)
     }
+
+    /// Most urgent first: violations (overdue, rotation off, too slow) before keys only due
+    /// soon, and within each the fewest days left (the most overdue) first, then by name.
+    pub fn cmp_urgency(&self, other: &Verdict) -> std::cmp::Ordering {
+        let rank = |v: &Verdict| (!v.status.is_violation(), v.days_left.unwrap_or(i64::MAX));
+        rank(self)
+            .cmp(&rank(other))
+            .then_with(|| self.name().cmp(other.name()))
+            .then_with(|| self.region.cmp(&other.region))
+    }
 }
 
 /// One region's part of the evaluation.

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::config::RotationPolicy;
 use crate::estate::{Key, KeyManager, MultiRegionRole};
+use crate::plural::days;
 
 /// Why AWS cannot rotate a key automatically, so it needs a manual (successor) rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -289,7 +290,10 @@ pub fn evaluate(key: &Key, policy: &RotationPolicy, now: DateTime<Utc>) -> Rotat
             let age = reference.map(|r| whole_days(r, now));
             let detail = match age {
                 Some(age) => {
-                    format!("automatic rotation is off; last rotated or created {age} days ago")
+                    format!(
+                        "automatic rotation is off; last rotated or created {} ago",
+                        days(age)
+                    )
                 }
                 None => "automatic rotation is off".into(),
             };
@@ -347,14 +351,22 @@ fn evaluate_enabled(
     };
     let mut detail = match status {
         RotationStatus::Overdue => format!(
-            "{since} {age} days ago: {} days past the {}-day rule",
-            -days_left, policy.period_days
+            "{since} {} ago: {} past the {}-day rule",
+            days(age),
+            days(-days_left),
+            policy.period_days
         ),
         RotationStatus::DueSoon => format!(
-            "{since} {age} days ago, past the {}-day warning; due in {days_left} days",
-            policy.warn_after_days
+            "{since} {} ago, past the {}-day warning; due in {}",
+            days(age),
+            policy.warn_after_days,
+            days(days_left)
         ),
-        _ => format!("{since} {age} days ago; next rotation in {days_left} days"),
+        _ => format!(
+            "{since} {} ago; next rotation in {}",
+            days(age),
+            days(days_left)
+        ),
     };
     if source == PeriodSource::Policy {
         detail.push_str(" (the endpoint reported no period; the policy's is assumed)");

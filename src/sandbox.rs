@@ -34,6 +34,7 @@ pub use token::{PINS_FILE, TOKEN_LABEL};
 use crate::cli::SandboxArgs;
 use crate::config::{AwsSettings, Settings};
 use crate::hsm::HsmError;
+use crate::plural;
 use token::SandboxToken;
 
 /// The moto release the sandbox is built and tested against (scripts/install-deps pins it).
@@ -202,10 +203,10 @@ async fn start_estate(prepared: &Prepared) -> Result<MotoServer, SandboxError> {
     progress(&format!("seeding the estate at {}", moto.endpoint_url()));
     let seeded = seed(&moto, None).await?;
     progress(&format!(
-        "seeded {} keys, {} clusters and {} alarms in {}",
-        seeded.keys.len(),
-        seeded.clusters,
-        seeded.alarms,
+        "seeded {}, {} and {} in {}",
+        plural::count(seeded.keys.len(), "key", "keys"),
+        plural::count(seeded.clusters, "cluster", "clusters"),
+        plural::count(seeded.alarms, "alarm", "alarms"),
         plan::REGIONS.join(", ")
     ));
     Ok(moto)

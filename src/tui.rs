@@ -15,6 +15,7 @@ pub mod keytable;
 mod overlay;
 pub mod panes;
 pub mod runtime;
+mod scroll;
 mod terminal;
 pub mod theme;
 pub mod view;
@@ -73,11 +74,13 @@ pub async fn run(
     let first = app.start();
     // The first frame before the AWS clients are built: finding credentials and loading the
     // trusted certificates takes longer than the operator should wait for a screen.
+    let mut scroll_limit = 0;
     guard
         .terminal
-        .draw(|frame| view::render(&app, theme, frame))
+        .draw(|frame| scroll_limit = view::render(&app, theme, frame))
         .context("drawing the console")?;
     app.dirty = false;
+    app.update(Message::Drawn { scroll_limit });
 
     let clients = Clients::new(&settings.aws, &settings.regions).await;
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -103,15 +106,17 @@ pub async fn run(
             if app.pane == Pane::Log {
                 tui_logger::move_events();
             }
+            let mut scroll_limit = 0;
             if let Err(err) = guard
                 .terminal
-                .draw(|frame| view::render(&app, theme, frame))
+                .draw(|frame| scroll_limit = view::render(&app, theme, frame))
             {
                 // The terminal is gone (a hangup): nothing more can be shown.
                 failure = Some(anyhow::Error::new(err).context("drawing the console"));
                 break;
             }
             app.dirty = false;
+            app.update(Message::Drawn { scroll_limit });
         }
         let message = tokio::select! {
             event = events.next() => match event {

@@ -634,7 +634,7 @@ async fn metrics_and_alarms_are_created_once_and_left_alone_after() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("eu-west-1: 1 datums") && run.stdout.contains("updated (1 changes)"),
+        run.stdout.contains("eu-west-1: 1 datum ") && run.stdout.contains("updated (1 change)"),
         "{}",
         run.stdout
     );

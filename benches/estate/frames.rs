@@ -86,7 +86,9 @@ pub fn measure(total: usize) -> Value {
     let mut draw = |app: &App| {
         let started = Instant::now();
         terminal
-            .draw(|frame| view::render(app, theme, frame))
+            .draw(|frame| {
+                view::render(app, theme, frame);
+            })
             .expect("draw");
         millis(started.elapsed())
     };

@@ -65,7 +65,9 @@ pub fn child(total: usize) {
         app.update(Message::Region(fetch));
     }
     terminal
-        .draw(|frame| view::render(&app, theme, frame))
+        .draw(|frame| {
+            view::render(&app, theme, frame);
+        })
         .expect("draw");
     let (peak_loaded, loaded) = rss_mib("self");
 
@@ -76,7 +78,9 @@ pub fn child(total: usize) {
             app.update(Message::Region(fetch));
         }
         terminal
-            .draw(|frame| view::render(&app, theme, frame))
+            .draw(|frame| {
+                view::render(&app, theme, frame);
+            })
             .expect("draw");
         after.push(rss_mib("self").1);
     }

@@ -50,7 +50,9 @@ pub fn measure(label: &str, snapshots: &[RegionSnapshot], dir: &std::path::Path)
         let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("test terminal");
         let theme = Theme::from_env();
         terminal
-            .draw(|frame| view::render(&app, theme, frame))
+            .draw(|frame| {
+                view::render(&app, theme, frame);
+            })
             .expect("draw");
         frame_ms.push(millis(started.elapsed()));
     }

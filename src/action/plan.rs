@@ -312,10 +312,34 @@ impl Plan {
             lines.push("Notes:".into());
             lines.extend(self.notes.iter().map(|n| format!("  - {n}")));
         }
-        if let Some(phrase) = &self.confirm_phrase {
-            lines.push(format!("To confirm, type: {phrase}"));
+        if let Some(prompt) = self.confirm_prompt() {
+            lines.push(format!("To confirm, type: {prompt}"));
         }
         lines
+    }
+
+    /// What confirms a destructive plan when typed: its confirm phrase and, for a plan about one
+    /// key, that key's id too. Empty for a routine plan.
+    pub fn confirm_words(&self) -> Vec<&str> {
+        let Some(phrase) = &self.confirm_phrase else {
+            return Vec::new();
+        };
+        let mut words = vec![phrase.as_str()];
+        if let [target] = &self.targets[..]
+            && target.key_id != *phrase
+        {
+            words.push(&target.key_id);
+        }
+        words
+    }
+
+    /// The words that confirm, as the prompt names them: "alias/x or its key id 1234…".
+    pub fn confirm_prompt(&self) -> Option<String> {
+        match &self.confirm_words()[..] {
+            [] => None,
+            [phrase] => Some((*phrase).to_owned()),
+            [phrase, key_id, ..] => Some(format!("{phrase} or its key id {key_id}")),
+        }
     }
 }
 
@@ -398,7 +422,11 @@ impl Plan {
             );
         }
         if batch.risk == Risk::Destructive {
-            batch.confirm_phrase = Some(format!("{} keys", batch.targets.len()));
+            // A batch about one key is confirmed as that key's own plan would be.
+            batch.confirm_phrase = Some(match &batch.targets[..] {
+                [one] => one.aliases.first().unwrap_or(&one.key_id).clone(),
+                many => format!("{} keys", many.len()),
+            });
         }
         batch
     }

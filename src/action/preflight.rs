@@ -7,6 +7,7 @@ use super::plan::{Call, KeyRef, Plan, Risk, Step, Tag, TagValue, Target};
 use crate::estate::{
     DESCRIBING, Key, KeyManager, MultiRegionRole, ON_DEMAND_ROTATION_LIMIT, UNDESCRIBED,
 };
+use crate::plural::days;
 use crate::rotation::not_rotatable_reason;
 
 /// Rotation periods AWS accepts, in days.
@@ -130,8 +131,9 @@ pub fn check(request: &Request, key: &Key, ctx: &Context) -> Result<(), Refusal>
                     if !ROTATION_PERIOD_DAYS.contains(period_days) =>
                 {
                     refuse(format!(
-                        "a rotation period of {period_days} days is not allowed: AWS accepts 90 to \
-                         2560 days"
+                        "a rotation period of {} is not allowed: AWS accepts 90 to \
+                         2560 days",
+                        days(*period_days)
                     ))
                 }
                 Request::DisableRotation if key.rotation.enabled == Some(false) => {
@@ -183,7 +185,8 @@ pub fn check(request: &Request, key: &Key, ctx: &Context) -> Result<(), Refusal>
         Request::ScheduleDeletion { days } => {
             if !DELETION_WINDOW_DAYS.contains(days) {
                 return refuse(format!(
-                    "a waiting period of {days} days is not allowed: AWS accepts 7 to 30 days"
+                    "a waiting period of {} is not allowed: AWS accepts 7 to 30 days",
+                    crate::plural::days(*days)
                 ));
             }
             Ok(())
@@ -507,7 +510,8 @@ pub fn plan_new_multi_region_key(
     }
     if !ROTATION_PERIOD_DAYS.contains(&period_days) {
         return refuse(format!(
-            "a rotation period of {period_days} days is not allowed: AWS accepts 90 to 2560 days"
+            "a rotation period of {} is not allowed: AWS accepts 90 to 2560 days",
+            days(period_days)
         ));
     }
     if let Some(dup) = replicas.iter().find(|r| r.as_str() == region) {

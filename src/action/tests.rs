@@ -171,6 +171,16 @@ fn deletion_window_is_validated() {
     .unwrap();
     assert_eq!(plan.risk, Risk::Destructive);
     assert_eq!(plan.confirm_phrase.as_deref(), Some("alias/payments-data"));
+    assert_eq!(plan.confirm_words(), ["alias/payments-data", &key().key_id]);
+    let prompt = format!(
+        "To confirm, type: alias/payments-data or its key id {}",
+        key().key_id
+    );
+    assert!(plan.lines().contains(&prompt), "{:?}", plan.lines());
+
+    // A batch about this one key is confirmed as its own plan is.
+    let batch = super::plan::Plan::batch("Approve 1 rotation".into(), vec![plan.clone()]);
+    assert_eq!(batch.confirm_words(), plan.confirm_words());
 }
 
 #[test]
@@ -355,6 +365,11 @@ fn a_batch_keeps_each_plans_created_key_references() {
     assert_eq!(batch.targets.len(), 2);
     assert_eq!(batch.risk, Risk::Destructive);
     assert_eq!(batch.confirm_phrase.as_deref(), Some("2 keys"));
+    assert_eq!(
+        batch.confirm_words(),
+        ["2 keys"],
+        "two keys: no key id confirms"
+    );
     match &batch.steps[2].call {
         Call::UpdateAlias { key, .. } => assert_eq!(key, &KeyRef::CreatedBy(1)),
         other => panic!("{other:?}"),

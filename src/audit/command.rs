@@ -56,7 +56,8 @@ pub fn verify(journal: &Journal, out: &mut impl Write) -> Result<bool, AuditErro
         Verification::Intact { entries, head } => {
             writeln!(
                 out,
-                "{path}: intact, {entries} entries, head {}",
+                "{path}: intact, {}, head {}",
+                crate::plural::count(*entries, "entry", "entries"),
                 &head[..16]
             )
         }

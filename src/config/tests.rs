@@ -421,3 +421,62 @@ fn a_wrong_type_names_the_field_and_what_would_be_valid() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unknown_region_is_refused_with_the_file_line_field_and_its_neighbours() {
+    let err = parse_err("regions = [\n  \"us-east-1\",\n  \"eu-west-9\",\n]\n");
+    assert!(
+        err.starts_with("config file /etc/keyward.toml, line 3, column 3: regions:"),
+        "{err}"
+    );
+    assert!(err.contains("unknown region \"eu-west-9\""), "{err}");
+    assert!(
+        err.contains("expected one such as eu-west-1, eu-west-2 or eu-west-3"),
+        "{err}"
+    );
+
+    let err = parse_err("[[rotation.rules]]\nregion = \"us-east-7\"\n");
+    assert!(err.contains("line 2") && err.contains("region:"), "{err}");
+    assert!(err.contains("us-east-1 or us-east-2"), "{err}");
+
+    let err = parse_err("[aws]\nendpoints.\"xx-east-1\" = \"http://127.0.0.1:5000\"\n");
+    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("unknown region \"xx-east-1\""), "{err}");
+    // No region starts like it: every region is named.
+    assert!(
+        err.contains("us-gov-west-1") && err.contains("cn-north-1"),
+        "{err}"
+    );
+
+    let overrides = Overrides {
+        regions: vec!["us-east-1,eu-west-9".into()],
+        ..Overrides::default()
+    };
+    let err = apply(&mut Settings::default(), &overrides)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("--region: unknown region \"eu-west-9\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn loopback_endpoints_are_reached_with_real_region_names() {
+    let text = "regions = [\"us-east-1\", \"cn-north-1\", \"us-gov-west-1\"]\n\
+                endpoint_url = \"http://127.0.0.1:5000\"\n\n\
+                [aws]\nendpoints.\"eu-west-1\" = \"http://127.0.0.1:5001\"\n";
+    let s = parse(text, Path::new("k.toml")).unwrap();
+    assert_eq!(s.regions, vec!["us-east-1", "cn-north-1", "us-gov-west-1"]);
+    assert_eq!(
+        s.aws.region_endpoints.get("eu-west-1").map(String::as_str),
+        Some("http://127.0.0.1:5001")
+    );
+}
+
+#[test]
+fn every_known_region_has_the_shape_of_a_region_name() {
+    for name in regions::KNOWN_REGIONS {
+        assert!(Region::try_from(name.to_string()).is_ok(), "{name}");
+    }
+}

@@ -69,13 +69,13 @@ pub fn record(
     let record = Record {
         kind: RecordKind::Drill,
         summary: format!(
-            "DR drill{}: {} ({} checks, {failed} failed)",
+            "DR drill{}: {} ({}, {failed} failed)",
             report
                 .lost_region
                 .as_deref()
                 .map_or_else(String::new, |r| format!(" losing {r}")),
             if report.passed { "passed" } else { "FAILED" },
-            report.checks.len()
+            crate::plural::count(report.checks.len(), "check", "checks")
         ),
         operator: operator.clone(),
         details: json!({ "report": report }),

@@ -179,8 +179,9 @@ pub async fn backup_checks(clients: &Clients, lost: &str, max_age_days: u32) -> 
                 None => (
                     false,
                     format!(
-                        "no READY backup of this cluster from the last {max_age_days} days was \
-                         copied to another region (CopyBackupToRegion)"
+                        "no READY backup of this cluster from the last {} was copied to \
+                         another region (CopyBackupToRegion)",
+                        crate::plural::days(max_age_days)
                     ),
                 ),
             };

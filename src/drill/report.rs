@@ -52,9 +52,9 @@ impl Report {
         let failed = self.checks.iter().filter(|c| !c.passed).count();
         writeln!(
             out,
-            "{}: {} checks, {failed} failed, verdict after {} ms",
+            "{}: {}, {failed} failed, verdict after {} ms",
             self.verdict(),
-            self.checks.len(),
+            crate::plural::count(self.checks.len(), "check", "checks"),
             self.verdict_after_ms
         )
     }

@@ -134,8 +134,8 @@ fn ceremony(
         out.flush()?;
         let go_on = match &pins {
             PinInput::Terminal => confirm_on_terminal(&format!(
-                "Run the remaining {} steps?",
-                ceremony.steps().len() - 1
+                "Run the remaining {}?",
+                crate::plural::count(ceremony.steps().len() - 1, "step", "steps")
             ))
             .context("asking for confirmation on the terminal (use --pin-fd for automation)")?,
             PinInput::Fd { .. } => true,
@@ -291,9 +291,9 @@ fn outcome_lines(record: &StepRecord) -> Vec<String> {
             .map(|k| {
                 let passed = k.checks.iter().filter(|c| c.passed).count();
                 format!(
-                    "key {:?}: {passed} of {} checks passed",
+                    "key {:?}: {passed} of {} passed",
                     k.key.label,
-                    k.checks.len()
+                    crate::plural::count(k.checks.len(), "check", "checks")
                 )
             })
             .collect(),

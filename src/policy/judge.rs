@@ -12,6 +12,7 @@ use super::rules::{exemption_for, rule_for};
 use super::{Policy, Rotator, Status, Verdict};
 use crate::action::preflight::SUCCESSOR_TAG;
 use crate::estate::{DESCRIBING, Key, KeyManager, MultiRegionRole, UNDESCRIBED};
+use crate::plural::days;
 use crate::rotation::{not_rotatable_reason, whole_days};
 
 /// States in which a key holds no material in use, so no cryptoperiod runs.
@@ -153,22 +154,29 @@ pub fn judge_key(key: &Key, policy: &Policy, as_of: DateTime<Utc>) -> Verdict {
             (
                 Status::ManualRotationNeeded,
                 format!(
-                    "{what}, {since} {age} days ago: {} days past the {period}-day rule; AWS \
-                     cannot rotate it, so it needs a manual rotation to a successor key",
-                    -days_left
+                    "{what}, {since} {} ago: {} past the {period}-day rule; AWS cannot rotate \
+                     it, so it needs a manual rotation to a successor key",
+                    days(age),
+                    days(-days_left)
                 ),
             )
         } else if past_warning {
             (
                 Status::DueSoon,
                 format!(
-                    "{what}, {since} {age} days ago; due for manual rotation in {days_left} days"
+                    "{what}, {since} {} ago; due for manual rotation in {}",
+                    days(age),
+                    days(days_left)
                 ),
             )
         } else {
             (
                 Status::Compliant,
-                format!("{what}, {since} {age} days ago; manual rotation due in {days_left} days"),
+                format!(
+                    "{what}, {since} {} ago; manual rotation due in {}",
+                    days(age),
+                    days(days_left)
+                ),
             )
         }
     } else {
@@ -186,20 +194,21 @@ pub fn judge_key(key: &Key, policy: &Policy, as_of: DateTime<Utc>) -> Verdict {
             }
             Some(false) => {
                 let late = if past_deadline {
-                    format!(", {} days past the {period}-day rule", -days_left)
+                    format!(", {} past the {period}-day rule", days(-days_left))
                 } else {
                     String::new()
                 };
                 (
                     Status::RotationDisabled,
-                    format!("automatic rotation is off; {since} {age} days ago{late}"),
+                    format!("automatic rotation is off; {since} {} ago{late}", days(age)),
                 )
             }
             Some(true) if past_deadline => (
                 Status::Overdue,
                 format!(
-                    "{since} {age} days ago: {} days past the {period}-day rule",
-                    -days_left
+                    "{since} {} ago: {} past the {period}-day rule",
+                    days(age),
+                    days(-days_left)
                 ),
             ),
             Some(true) => match too_slow(key, period, deadline) {
@@ -207,13 +216,15 @@ pub fn judge_key(key: &Key, policy: &Policy, as_of: DateTime<Utc>) -> Verdict {
                 None if past_warning => (
                     Status::DueSoon,
                     format!(
-                        "{since} {age} days ago, past the {}-day warning; due in {days_left} days",
-                        rule.warn_after_days
+                        "{since} {} ago, past the {}-day warning; due in {}",
+                        days(age),
+                        rule.warn_after_days,
+                        days(days_left)
                     ),
                 ),
                 None => (
                     Status::Compliant,
-                    format!("{since} {age} days ago; due in {days_left} days"),
+                    format!("{since} {} ago; due in {}", days(age), days(days_left)),
                 ),
             },
         }

@@ -59,8 +59,9 @@ pub fn desired_alarm(warn_after_days: u32, existing: Option<&AlarmDefinition>) -
         name: ALARM_NAME.into(),
         description: kept.description.or_else(|| {
             Some(format!(
-                "A KMS key in this region has gone more than {warn_after_days} days without \
-                 rotation (keyward metrics publish)"
+                "A KMS key in this region has gone more than {} without rotation \
+                 (keyward metrics publish)",
+                crate::plural::days(warn_after_days)
             ))
         }),
         namespace: Some(NAMESPACE.into()),
@@ -237,14 +238,20 @@ pub fn write_summary(results: &[RegionPublish], out: &mut impl Write) -> std::io
             AlarmResult::Created => format!("alarm {ALARM_NAME} created"),
             AlarmResult::Unchanged => format!("alarm {ALARM_NAME} already as the policy asks"),
             AlarmResult::Updated { changes } => {
-                format!("alarm {ALARM_NAME} updated ({} changes)", changes.len())
+                format!(
+                    "alarm {ALARM_NAME} updated ({})",
+                    crate::plural::count(changes.len(), "change", "changes")
+                )
             }
             AlarmResult::Failed => format!("alarm {ALARM_NAME} NOT ensured"),
         };
         writeln!(
             out,
-            "{}: {} datums of {NAMESPACE}/{METRIC} put (region maximum {} days); {alarm}",
-            r.region, r.points, r.maximum_days
+            "{}: {} of {NAMESPACE}/{METRIC} put (region maximum {} {}); {alarm}",
+            r.region,
+            crate::plural::count(r.points, "datum", "datums"),
+            r.maximum_days,
+            if r.maximum_days == 1.0 { "day" } else { "days" }
         )?;
         if let AlarmResult::Updated { changes } = &r.alarm {
             for change in changes {

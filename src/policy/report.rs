@@ -14,6 +14,7 @@ use clap::ValueEnum;
 use serde::Serialize;
 
 use super::{Evaluation, Outcome, Status, Verdict};
+use crate::plural::count;
 
 pub use markdown::write_markdown;
 
@@ -193,19 +194,32 @@ pub fn headline(evaluation: &Evaluation) -> String {
         .filter(|v| v.status == Status::Unknown)
         .count();
     let mut text = match evaluation.outcome {
-        Outcome::Compliant => format!("COMPLIANT: all {judged} judged keys meet the policy"),
-        Outcome::Violations => {
-            format!("VIOLATIONS: {violations} of {judged} judged keys violate the policy")
+        Outcome::Compliant if judged == 1 => {
+            "COMPLIANT: the one judged key meets the policy".into()
         }
+        Outcome::Compliant => format!("COMPLIANT: all {judged} judged keys meet the policy"),
+        Outcome::Violations => format!(
+            "VIOLATIONS: {violations} of {} {} the policy",
+            count(judged, "judged key", "judged keys"),
+            if violations == 1 {
+                "violates"
+            } else {
+                "violate"
+            }
+        ),
         Outcome::Incomplete => format!(
-            "INCOMPLETE: no violation among {judged} judged keys, but not everything was read"
+            "INCOMPLETE: no violation among {}, but not everything was read",
+            count(judged, "judged key", "judged keys")
         ),
     };
     if !unread.is_empty() {
         text.push_str(&format!("; regions not read: {}", unread.join(", ")));
     }
     if unknown > 0 {
-        text.push_str(&format!("; {unknown} keys could not be judged"));
+        text.push_str(&format!(
+            "; {} not be judged",
+            count(unknown, "key could", "keys could")
+        ));
     }
     text
 }

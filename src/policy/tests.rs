@@ -103,6 +103,14 @@ fn an_enabled_key_is_compliant_through_its_warning_age_then_due_soon() {
 #[test]
 fn an_enabled_key_is_due_soon_at_its_deadline_and_overdue_a_moment_later() {
     let key = key("alias/payments");
+    let view = judge_key(&key, &policy(), at(89, 12));
+    assert_eq!(view.status, Status::DueSoon);
+    assert!(
+        view.detail
+            .ends_with("created 89 days ago, past the 85-day warning; due in 1 day"),
+        "{}",
+        view.detail
+    );
     let view = judge_key(&key, &policy(), at(90, 12));
     assert_eq!(view.status, Status::DueSoon);
     assert_eq!(view.days_overdue, None);
@@ -112,7 +120,8 @@ fn an_enabled_key_is_due_soon_at_its_deadline_and_overdue_a_moment_later() {
     assert_eq!(view.days_overdue, Some(1));
     assert_eq!(view.deadline, Some(at(90, 12)));
     assert!(
-        view.detail.contains("1 days past the 90-day rule"),
+        view.detail
+            .contains("created 90 days ago: 1 day past the 90-day rule"),
         "{}",
         view.detail
     );

@@ -256,3 +256,30 @@ fn a_key_superseded_by_a_manual_rotation_is_retired_not_due() {
         view.detail
     );
 }
+
+#[test]
+fn one_day_is_worded_in_the_singular() {
+    let key = key();
+    let due = evaluate(&key, &policy(), at(89, 12));
+    assert!(
+        due.detail
+            .starts_with("created 89 days ago, past the 85-day warning; due in 1 day ("),
+        "{}",
+        due.detail
+    );
+    let over = evaluate(&key, &policy(), at(91, 12));
+    assert!(
+        over.detail
+            .starts_with("created 91 days ago: 1 day past the 90-day rule"),
+        "{}",
+        over.detail
+    );
+    let fresh = evaluate(&key, &policy(), at(1, 12));
+    assert!(
+        fresh
+            .detail
+            .starts_with("created 1 day ago; next rotation in 89 days"),
+        "{}",
+        fresh.detail
+    );
+}

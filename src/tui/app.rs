@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::dialog::{Confirm, Overlay};
+use super::keymap::{Focus, Scroll};
 use super::keytable::{KeyTable, step};
 use crate::action::Context;
 use crate::aws::KeyProgress;
@@ -107,6 +108,10 @@ pub struct App {
     pub stale: BTreeSet<String>,
     /// Set while the console is in drill mode.
     pub drill: Option<DrillView>,
+    /// How far the overview's lower half (what needs attention, or the drill) is scrolled.
+    pub overview_scroll: u16,
+    /// The furthest the text in focus can scroll, as the last frame drew it.
+    pub scroll_limit: u16,
     /// Frame counter for the loading spinner.
     pub spinner: usize,
     pub quit: bool,
@@ -156,6 +161,8 @@ impl App {
             drill: None,
             stale: BTreeSet::new(),
             objects: None,
+            overview_scroll: 0,
+            scroll_limit: 0,
             spinner: 0,
             quit: false,
             dirty: true,
@@ -272,10 +279,7 @@ impl App {
                 if matches!(self.overlay, Some(Overlay::Planning(_))) {
                     self.overlay = Some(match result {
                         Ok(plan) => Overlay::Confirm(Confirm::new(plan)),
-                        Err(reason) => Overlay::Notice {
-                            title: "Not available".into(),
-                            lines: vec![reason],
-                        },
+                        Err(reason) => Overlay::notice("Not available", vec![reason]),
                     });
                     self.dirty = true;
                 }
@@ -358,6 +362,55 @@ impl App {
                 self.quit = true;
                 Vec::new()
             }
+            // Not a change to show: what the frame just drawn allows.
+            Message::Drawn { scroll_limit } => {
+                self.scroll_limit = scroll_limit;
+                if let Some(offset) = self.focused_scroll() {
+                    *offset = (*offset).min(scroll_limit);
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// What the keys act on: a pane's rows, or the text it shows for reading.
+    pub fn focus(&self) -> Focus {
+        Focus {
+            pane: self.pane,
+            text: match self.pane {
+                Pane::Overview => true,
+                Pane::Keys => self.keys.detail,
+                _ => false,
+            },
+        }
+    }
+
+    /// The scroll offset of the text in focus: the overlay's, else the pane's.
+    fn focused_scroll(&mut self) -> Option<&mut u16> {
+        match &mut self.overlay {
+            Some(overlay) => overlay.scroll_mut(),
+            None => match self.pane {
+                Pane::Overview => Some(&mut self.overview_scroll),
+                Pane::Keys if self.keys.detail => Some(&mut self.keys.detail_scroll),
+                _ => None,
+            },
+        }
+    }
+
+    /// Scrolls the text in focus, no further than the last frame showed its end.
+    pub(super) fn scroll(&mut self, by: Scroll) {
+        let limit = self.scroll_limit;
+        let page = PAGE_ROWS as u16;
+        if let Some(offset) = self.focused_scroll() {
+            *offset = match by {
+                Scroll::Up => offset.saturating_sub(1),
+                Scroll::Down => offset.saturating_add(1),
+                Scroll::PageUp => offset.saturating_sub(page),
+                Scroll::PageDown => offset.saturating_add(page),
+                Scroll::Top => 0,
+                Scroll::Bottom => limit,
+            }
+            .min(limit);
         }
     }
 

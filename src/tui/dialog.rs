@@ -1,8 +1,8 @@
 //! The overlays: help, the action menu, the plan confirmation and the running plan.
 //!
 //! A plan is confirmed only by keys typed one by one: routine plans with `y`, destructive ones
-//! by typing the alias or key id the plan names. Pasted text never reaches these dialogs,
-//! and Esc always cancels.
+//! by typing the alias the plan names or, for a plan about one key, its key id (Ctrl-U clears
+//! the line). Pasted text never reaches these dialogs, and Esc always cancels.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -19,10 +19,11 @@ pub enum Overlay {
     Planning(String),
     Confirm(Confirm),
     Running(Running),
-    /// Something the operator should read, closed by any key.
+    /// Something the operator should read, closed by any key but those that scroll it.
     Notice {
         title: String,
         lines: Vec<String>,
+        scroll: u16,
     },
     /// Which region a drill imagines lost (`None`: none, only replicas and round trips).
     DrillSetup {
@@ -38,6 +39,37 @@ pub enum Overlay {
         alias: String,
         message: Option<String>,
     },
+}
+
+impl Overlay {
+    /// A notice titled `title`, from its top.
+    pub fn notice(title: impl Into<String>, lines: Vec<String>) -> Overlay {
+        Overlay::Notice {
+            title: title.into(),
+            lines,
+            scroll: 0,
+        }
+    }
+
+    /// How far the overlay's text is scrolled, for those that scroll.
+    pub fn scroll(&self) -> Option<&u16> {
+        match self {
+            Overlay::Notice { scroll, .. } => Some(scroll),
+            Overlay::Confirm(confirm) => Some(&confirm.scroll),
+            Overlay::Running(running) => Some(&running.scroll),
+            _ => None,
+        }
+    }
+
+    /// The same offset, to scroll it.
+    pub fn scroll_mut(&mut self) -> Option<&mut u16> {
+        match self {
+            Overlay::Notice { scroll, .. } => Some(scroll),
+            Overlay::Confirm(confirm) => Some(&mut confirm.scroll),
+            Overlay::Running(running) => Some(&mut running.scroll),
+            _ => None,
+        }
+    }
 }
 
 /// The actions offered for one key, each available or refused with the reason.
@@ -185,14 +217,14 @@ impl Confirm {
     }
 
     /// Handles a key: `Some(Some(how))` confirms, `Some(None)` declines, `None` waits on.
+    /// A destructive plan is confirmed by its phrase or, for one key, that key's id; Ctrl-U
+    /// clears what was typed.
+    /// Keys that scroll the plan never reach this (see the app's input handling).
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Option<Confirmation>> {
         self.message = None;
-        match key.code {
-            KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
-            KeyCode::Down => self.scroll = self.scroll.saturating_add(1),
-            KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(10),
-            KeyCode::PageDown => self.scroll = self.scroll.saturating_add(10),
-            _ => {}
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('u') {
+            self.typed.clear();
+            return None;
         }
         if key
             .modifiers
@@ -200,13 +232,13 @@ impl Confirm {
         {
             return None;
         }
-        match &self.plan.confirm_phrase {
-            Some(phrase) => match key.code {
-                KeyCode::Enter if self.typed == *phrase => {
+        match self.plan.confirm_prompt() {
+            Some(prompt) => match key.code {
+                KeyCode::Enter if self.plan.confirm_words().contains(&self.typed.as_str()) => {
                     return Some(Some(Confirmation::TypedName));
                 }
                 KeyCode::Enter => {
-                    self.message = Some(format!("type {phrase} exactly to run this plan"));
+                    self.message = Some(format!("type {prompt} exactly to run this plan"));
                 }
                 KeyCode::Backspace => {
                     self.typed.pop();
@@ -231,6 +263,7 @@ pub struct Running {
     pub steps: Vec<StepOutcome>,
     /// The outcome and the journal entry (or why it could not be written).
     pub finished: Option<(Outcome, Result<u64, String>)>,
+    pub scroll: u16,
 }
 
 impl Running {
@@ -239,6 +272,7 @@ impl Running {
             plan,
             steps: Vec::new(),
             finished: None,
+            scroll: 0,
         }
     }
 }

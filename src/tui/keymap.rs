@@ -20,6 +20,8 @@ pub enum Command {
     PageDown,
     SelectFirst,
     SelectLast,
+    /// Scroll the text in focus: a key's detail, the overview's list, a long dialog.
+    Scroll(Scroll),
     Open,
     Back,
     Filter,
@@ -42,11 +44,41 @@ pub enum Command {
     Login,
 }
 
+/// How far a scroll moves text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scroll {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+}
+
 /// Where a binding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Everywhere,
     Panes(&'static [Pane]),
+}
+
+/// What a pane shows that a binding acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shows {
+    /// Applies whatever the pane shows.
+    Anything,
+    /// Moves through a list of rows: not while text is open for reading.
+    Rows,
+    /// Scrolls text open for reading.
+    Text,
+}
+
+/// Where the keys land: a pane, and whether it shows text to scroll (a key's detail, the
+/// overview's list of what needs attention) rather than rows to select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Focus {
+    pub pane: Pane,
+    pub text: bool,
 }
 
 /// One binding: the keys, what they do, and whether the command changes the estate.
@@ -58,6 +90,7 @@ pub struct Binding {
     pub command: Command,
     pub help: &'static str,
     pub scope: Scope,
+    pub shows: Shows,
     /// Changes keys or tokens: absent in read-only mode.
     pub changes_estate: bool,
     /// Shown in the footer.
@@ -74,6 +107,14 @@ const LISTS: &[Pane] = &[
     Pane::Log,
 ];
 
+// The keys that move through rows, and scroll text the same way.
+const UP: &[KeyCode] = &[KeyCode::Up, KeyCode::Char('k')];
+const DOWN: &[KeyCode] = &[KeyCode::Down, KeyCode::Char('j')];
+const PAGE_UP: &[KeyCode] = &[KeyCode::PageUp];
+const PAGE_DOWN: &[KeyCode] = &[KeyCode::PageDown];
+const FIRST: &[KeyCode] = &[KeyCode::Home, KeyCode::Char('g')];
+const LAST: &[KeyCode] = &[KeyCode::End, KeyCode::Char('G')];
+
 const fn bind(
     keys: &'static str,
     codes: &'static [KeyCode],
@@ -87,6 +128,7 @@ const fn bind(
         command,
         help,
         scope,
+        shows: Shows::Anything,
         changes_estate: false,
         hint: false,
     }
@@ -99,6 +141,24 @@ const fn hint(mut binding: Binding) -> Binding {
 
 const fn changes(mut binding: Binding) -> Binding {
     binding.changes_estate = true;
+    binding
+}
+
+/// A binding for the rows of a list pane.
+const fn rows(mut binding: Binding) -> Binding {
+    binding.shows = Shows::Rows;
+    binding
+}
+
+/// A binding for scrolling text, on any pane that shows some.
+const fn text(
+    keys: &'static str,
+    codes: &'static [KeyCode],
+    by: Scroll,
+    help: &'static str,
+) -> Binding {
+    let mut binding = bind(keys, codes, Command::Scroll(by), help, Scope::Everywhere);
+    binding.shows = Shows::Text;
     binding
 }
 
@@ -195,49 +255,55 @@ pub const BINDINGS: &[Binding] = &[
         "refresh now",
         Scope::Everywhere,
     )),
-    bind(
+    rows(bind(
         "↑ k",
-        &[KeyCode::Up, KeyCode::Char('k')],
+        UP,
         Command::SelectPrevious,
         "select previous row",
         Scope::Panes(LISTS),
-    ),
-    bind(
+    )),
+    rows(bind(
         "↓ j",
-        &[KeyCode::Down, KeyCode::Char('j')],
+        DOWN,
         Command::SelectNext,
         "select next row",
         Scope::Panes(LISTS),
-    ),
-    bind(
+    )),
+    rows(bind(
         "PgUp",
-        &[KeyCode::PageUp],
+        PAGE_UP,
         Command::PageUp,
         "page up",
         Scope::Panes(LISTS),
-    ),
-    bind(
+    )),
+    rows(bind(
         "PgDn",
-        &[KeyCode::PageDown],
+        PAGE_DOWN,
         Command::PageDown,
         "page down",
         Scope::Panes(LISTS),
-    ),
-    bind(
+    )),
+    rows(bind(
         "g Home",
-        &[KeyCode::Home, KeyCode::Char('g')],
+        FIRST,
         Command::SelectFirst,
         "first row",
         Scope::Panes(LISTS),
-    ),
-    bind(
+    )),
+    rows(bind(
         "G End",
-        &[KeyCode::End, KeyCode::Char('G')],
+        LAST,
         Command::SelectLast,
         "last row",
         Scope::Panes(LISTS),
-    ),
-    hint(bind(
+    )),
+    text("↑ k", UP, Scroll::Up, "scroll up a line"),
+    hint(text("↓ j", DOWN, Scroll::Down, "scroll down a line")),
+    text("PgUp", PAGE_UP, Scroll::PageUp, "scroll up a page"),
+    text("PgDn", PAGE_DOWN, Scroll::PageDown, "scroll down a page"),
+    text("g Home", FIRST, Scroll::Top, "scroll to the top"),
+    text("G End", LAST, Scroll::Bottom, "scroll to the bottom"),
+    hint(rows(bind(
         "Enter",
         &[KeyCode::Enter],
         Command::Open,
@@ -249,7 +315,7 @@ pub const BINDINGS: &[Binding] = &[
             Pane::Alarms,
             Pane::Audit,
         ]),
-    )),
+    ))),
     bind(
         "Esc",
         &[KeyCode::Esc],
@@ -257,20 +323,20 @@ pub const BINDINGS: &[Binding] = &[
         "back, close, cancel",
         Scope::Everywhere,
     ),
-    hint(bind(
+    hint(rows(bind(
         "/",
         &[KeyCode::Char('/')],
         Command::Filter,
         "filter: alias, id, region, spec, status",
         Scope::Panes(&[Pane::Keys]),
-    )),
-    hint(bind(
+    ))),
+    hint(rows(bind(
         "s",
         &[KeyCode::Char('s')],
         Command::CycleSort,
         "sort: urgency, name, region, next",
         Scope::Panes(&[Pane::Keys]),
-    )),
+    ))),
     hint(changes(bind(
         "a",
         &[KeyCode::Char('a')],
@@ -330,19 +396,25 @@ pub const BINDINGS: &[Binding] = &[
 ];
 
 impl Binding {
-    pub fn applies(&self, pane: Pane, read_only: bool) -> bool {
+    pub fn applies(&self, focus: Focus, read_only: bool) -> bool {
         if read_only && self.changes_estate {
             return false;
         }
-        match self.scope {
-            Scope::Everywhere => true,
-            Scope::Panes(panes) => panes.contains(&pane),
-        }
+        let shown = match self.shows {
+            Shows::Anything => true,
+            Shows::Rows => !focus.text,
+            Shows::Text => focus.text,
+        };
+        shown
+            && match self.scope {
+                Scope::Everywhere => true,
+                Scope::Panes(panes) => panes.contains(&focus.pane),
+            }
     }
 }
 
-/// The command a key press means on `pane`, if any. Ctrl-C always quits.
-pub fn command_for(key: KeyEvent, pane: Pane, read_only: bool) -> Option<Command> {
+/// The command a key press means with `focus`, if any. Ctrl-C always quits.
+pub fn command_for(key: KeyEvent, focus: Focus, read_only: bool) -> Option<Command> {
     if key.modifiers.contains(KeyModifiers::CONTROL) {
         return (key.code == KeyCode::Char('c')).then_some(Command::Quit);
     }
@@ -351,14 +423,33 @@ pub fn command_for(key: KeyEvent, pane: Pane, read_only: bool) -> Option<Command
     }
     BINDINGS
         .iter()
-        .filter(|b| b.applies(pane, read_only))
+        .filter(|b| b.applies(focus, read_only))
         .find(|b| b.codes.contains(&key.code))
         .map(|b| b.command)
 }
 
-/// The bindings that apply on `pane`, for the help overlay and the footer.
-pub fn bindings_for(pane: Pane, read_only: bool) -> impl Iterator<Item = &'static Binding> {
-    BINDINGS.iter().filter(move |b| b.applies(pane, read_only))
+/// How a key scrolls a dialog's text, by the same bindings as a pane's text. While a phrase
+/// is being `typing`, letters are text, so only the named keys (arrows, pages) scroll.
+pub fn scroll_for(key: KeyEvent, typing: bool) -> Option<Scroll> {
+    if key
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        || (typing && matches!(key.code, KeyCode::Char(_)))
+    {
+        return None;
+    }
+    BINDINGS
+        .iter()
+        .filter(|b| b.shows == Shows::Text && b.codes.contains(&key.code))
+        .find_map(|b| match b.command {
+            Command::Scroll(by) => Some(by),
+            _ => None,
+        })
+}
+
+/// The bindings that apply with `focus`, for the help overlay and the footer.
+pub fn bindings_for(focus: Focus, read_only: bool) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS.iter().filter(move |b| b.applies(focus, read_only))
 }
 
 #[cfg(test)]
@@ -369,10 +460,21 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
+    /// Every focus a pane can have: its rows, and text open for reading.
+    fn focuses() -> impl Iterator<Item = Focus> {
+        Pane::ALL
+            .into_iter()
+            .flat_map(|pane| [false, true].map(|text| Focus { pane, text }))
+    }
+
+    fn rows_of(pane: Pane) -> Focus {
+        Focus { pane, text: false }
+    }
+
     #[test]
     fn read_only_mode_removes_every_action_that_changes_the_estate() {
-        for pane in Pane::ALL {
-            for binding in bindings_for(pane, true) {
+        for focus in focuses() {
+            for binding in bindings_for(focus, true) {
                 assert!(
                     !binding.changes_estate,
                     "{} offered read-only",
@@ -381,22 +483,22 @@ mod tests {
             }
         }
         assert_eq!(
-            command_for(press(KeyCode::Char('a')), Pane::Keys, true),
+            command_for(press(KeyCode::Char('a')), rows_of(Pane::Keys), true),
             None
         );
         assert_eq!(
-            command_for(press(KeyCode::Char('a')), Pane::Keys, false),
+            command_for(press(KeyCode::Char('a')), rows_of(Pane::Keys), false),
             Some(Command::Actions)
         );
     }
 
     #[test]
     fn no_key_means_two_things_on_one_pane() {
-        for pane in Pane::ALL {
+        for focus in focuses() {
             let mut seen = Vec::new();
-            for binding in bindings_for(pane, false) {
+            for binding in bindings_for(focus, false) {
                 for code in binding.codes {
-                    assert!(!seen.contains(code), "{code:?} bound twice on {pane:?}");
+                    assert!(!seen.contains(code), "{code:?} bound twice on {focus:?}");
                     seen.push(*code);
                 }
             }
@@ -404,12 +506,43 @@ mod tests {
     }
 
     #[test]
+    fn the_row_keys_scroll_text_open_for_reading() {
+        let detail = Focus {
+            pane: Pane::Keys,
+            text: true,
+        };
+        let moves = [
+            (KeyCode::Down, Command::SelectNext, Scroll::Down),
+            (KeyCode::Char('k'), Command::SelectPrevious, Scroll::Up),
+            (KeyCode::PageDown, Command::PageDown, Scroll::PageDown),
+            (KeyCode::Home, Command::SelectFirst, Scroll::Top),
+            (KeyCode::Char('G'), Command::SelectLast, Scroll::Bottom),
+        ];
+        for (code, row, scroll) in moves {
+            assert_eq!(
+                command_for(press(code), rows_of(Pane::Keys), false),
+                Some(row)
+            );
+            assert_eq!(
+                command_for(press(code), detail, false),
+                Some(Command::Scroll(scroll))
+            );
+            assert_eq!(scroll_for(press(code), false), Some(scroll));
+        }
+        // The key table's own keys do not apply to the detail over it.
+        assert_eq!(command_for(press(KeyCode::Char('s')), detail, false), None);
+        // While a phrase is typed, letters are text and only the named keys scroll.
+        assert_eq!(scroll_for(press(KeyCode::Char('j')), true), None);
+        assert_eq!(scroll_for(press(KeyCode::Down), true), Some(Scroll::Down));
+    }
+
+    #[test]
     fn ctrl_c_quits_everywhere_and_other_chords_do_nothing() {
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         let ctrl_r = KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL);
-        for pane in Pane::ALL {
-            assert_eq!(command_for(ctrl_c, pane, true), Some(Command::Quit));
-            assert_eq!(command_for(ctrl_r, pane, false), None);
+        for focus in focuses() {
+            assert_eq!(command_for(ctrl_c, focus, true), Some(Command::Quit));
+            assert_eq!(command_for(ctrl_r, focus, false), None);
         }
     }
 }

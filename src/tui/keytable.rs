@@ -78,6 +78,8 @@ pub struct KeyTable {
     pub selected: usize,
     /// The detail view of the selected key is open.
     pub detail: bool,
+    /// How far the detail is scrolled, in rows.
+    pub detail_scroll: u16,
 }
 
 impl KeyTable {

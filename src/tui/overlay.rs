@@ -1,28 +1,28 @@
-//! Drawing the overlays of [`super::dialog`] over the pane.
+//! Drawing the overlays of [`super::dialog`] over the pane, each in a box as tall as its
+//! text, scrolling when the pane is shorter.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::Clear;
 
 use super::app::App;
 use super::dialog::{ActionMenu, Confirm, Overlay, Running};
-use super::keymap::{Binding, bindings_for};
-use super::panes::block;
+use super::keymap::{Binding, Shows, bindings_for};
+use super::scroll;
 use super::theme::Theme;
 use crate::action::{Risk, StepStatus};
 
-pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mut Frame) {
-    let (title, lines, scroll) = match overlay {
+/// Draws `overlay` centred in `area`; returns how far its text can scroll.
+pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mut Frame) -> u16 {
+    let (title, lines) = match overlay {
         Overlay::Help => (
             "Help: the keys of this pane (any key closes)".to_owned(),
             help(app, theme, popup_width(area)),
-            0,
         ),
         Overlay::Menu(menu) => (
             format!("Actions on {}", menu.key_name),
             menu_lines(menu, theme),
-            0,
         ),
         Overlay::Planning(what) => {
             let frame_char = ["|", "/", "-", "\\"][app.spinner % 4];
@@ -32,42 +32,35 @@ pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mu
                     Line::raw(format!("{frame_char} {what}")),
                     Line::styled("Nothing runs before you confirm. Esc leaves.", theme.dim()),
                 ],
-                0,
             )
         }
-        Overlay::Confirm(confirm) => (
-            "Confirm the plan".to_owned(),
-            confirm_lines(confirm, theme),
-            confirm.scroll,
-        ),
-        Overlay::Running(running) => (running.plan.title.clone(), running_lines(running, theme), 0),
+        Overlay::Confirm(confirm) => ("Confirm the plan".to_owned(), confirm_lines(confirm, theme)),
+        Overlay::Running(running) => (running.plan.title.clone(), running_lines(running, theme)),
         Overlay::DrillSetup { choices, selected } => (
             "Disaster-recovery drill".to_owned(),
             drill_setup_lines(choices, *selected, theme),
-            0,
         ),
         Overlay::NewKey { alias, message } => (
             "New multi-region key".to_owned(),
             new_key_lines(app, alias, message.as_deref(), theme),
-            0,
         ),
-        Overlay::Login(login) => ("Log in to a token".to_owned(), login_lines(login, theme), 0),
+        Overlay::Login(login) => ("Log in to a token".to_owned(), login_lines(login, theme)),
         Overlay::Wizard(wizard) => {
             let (title, lines) = super::panes::wizard::lines(wizard, app.spinner, theme);
-            (title, lines, 0)
+            (title, lines)
         }
-        Overlay::Notice { title, lines } => (
+        Overlay::Notice { title, lines, .. } => (
             title.clone(),
             lines
                 .iter()
                 .map(|l| Line::raw(l.clone()))
                 .chain([Line::styled("Any key closes.", theme.dim())])
                 .collect(),
-            0,
         ),
     };
     let width = popup_width(area);
-    let height = (wrapped_height(&lines, width.saturating_sub(2)) + 2).min(area.height);
+    let rows = scroll::wrapped_rows(&lines, width.saturating_sub(2));
+    let height = u16::try_from(rows + 2).map_or(area.height, |h| h.min(area.height));
     let [popup] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
         .areas(area);
@@ -75,28 +68,8 @@ pub fn render(app: &App, overlay: &Overlay, theme: Theme, area: Rect, frame: &mu
         .flex(Flex::Center)
         .areas(popup);
     frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0))
-            .block(block(title, theme)),
-        popup,
-    );
-}
-
-/// Rows `lines` take when wrapped at `width` columns; word wrapping may need a row more per
-/// line, so each wrapped line counts one extra.
-fn wrapped_height(lines: &[Line], width: u16) -> u16 {
-    let width = usize::from(width.max(1));
-    let rows: usize = lines
-        .iter()
-        .map(|line| match line.width() {
-            0 => 1,
-            w if w <= width => 1,
-            w => w.div_ceil(width) + 1,
-        })
-        .sum();
-    u16::try_from(rows).unwrap_or(u16::MAX)
+    let offset = overlay.scroll().copied();
+    scroll::render_text(lines, title, offset, theme, popup, frame)
 }
 
 /// Width of the left column of the help overlay.
@@ -112,8 +85,10 @@ fn help(app: &App, theme: Theme, width: u16) -> Vec<Line<'static>> {
         .saturating_sub(HELP_LEFT)
         .max(16);
     let entry = |keys: &str, help: &str| (keys.to_owned(), help.to_owned());
-    let (mut global, local): (Vec<&Binding>, Vec<&Binding>) = bindings_for(app.pane, app.read_only)
-        .partition(|b| b.scope == super::keymap::Scope::Everywhere);
+    let (mut global, local): (Vec<&Binding>, Vec<&Binding>) =
+        bindings_for(app.focus(), app.read_only).partition(|b| {
+            b.scope == super::keymap::Scope::Everywhere && b.shows == Shows::Anything
+        });
     global.sort_by_key(|b| b.command == super::keymap::Command::Back);
     let mut left: Vec<(String, String)> = global.iter().map(|b| entry(b.keys, b.help)).collect();
     left.push(entry("Ctrl-C", "quit"));
@@ -216,19 +191,8 @@ fn confirm_lines(confirm: &Confirm, theme: Theme) -> Vec<Line<'static>> {
         })
         .collect();
     lines.push(Line::raw(""));
-    match &plan.confirm_phrase {
-        Some(phrase) => {
-            lines.push(Line::from(vec![
-                Span::styled("Type ", theme.warn()),
-                Span::styled(phrase.clone(), theme.title()),
-                Span::styled(" and press Enter to run it; Esc cancels.", theme.warn()),
-            ]));
-            lines.push(Line::from(vec![
-                Span::styled("> ", theme.title()),
-                Span::raw(format!("{}_", confirm.typed)),
-            ]));
-        }
-        None => lines.push(Line::styled(
+    match &plan.confirm_words()[..] {
+        [] => lines.push(Line::styled(
             "Press y to run this plan; n or Esc cancels. ↑↓ scroll.",
             if plan.risk == Risk::Destructive {
                 theme.bad()
@@ -236,6 +200,25 @@ fn confirm_lines(confirm: &Confirm, theme: Theme) -> Vec<Line<'static>> {
                 theme.warn()
             },
         )),
+        words => {
+            let mut prompt = vec![
+                Span::styled("Type ", theme.warn()),
+                Span::styled(words[0].to_owned(), theme.title()),
+            ];
+            if let Some(key_id) = words.get(1) {
+                prompt.push(Span::styled(" or its key id ", theme.warn()));
+                prompt.push(Span::styled((*key_id).to_owned(), theme.title()));
+            }
+            prompt.push(Span::styled(
+                " and press Enter to run it; Ctrl-U clears, Esc cancels.",
+                theme.warn(),
+            ));
+            lines.push(Line::from(prompt));
+            lines.push(Line::from(vec![
+                Span::styled("> ", theme.title()),
+                Span::raw(format!("{}_", confirm.typed)),
+            ]));
+        }
     }
     if let Some(message) = &confirm.message {
         lines.push(Line::styled(message.clone(), theme.bad()));

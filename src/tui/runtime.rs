@@ -363,8 +363,8 @@ async fn build_plan(
                     refused.join("; ")
                 });
             }
-            let count = plans.len();
-            let mut plan = Plan::batch(format!("Approve the rotation of {count} key(s)"), plans);
+            let keys = crate::plural::count(plans.len(), "key", "keys");
+            let mut plan = Plan::batch(format!("Approve the rotation of {keys}"), plans);
             plan.notes
                 .extend(refused.into_iter().map(|r| format!("left out: {r}")));
             Ok(plan)

@@ -21,12 +21,13 @@ pub const MIN_HEIGHT: u16 = 24;
 
 const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
 
-/// Draws the whole console.
-pub fn render(app: &App, theme: Theme, frame: &mut Frame) {
+/// Draws the whole console; returns how far the text in focus (an overlay's, else the
+/// pane's) can scroll, for [`crate::tui::app::Message::Drawn`].
+pub fn render(app: &App, theme: Theme, frame: &mut Frame) -> u16 {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         render_too_small(area, frame);
-        return;
+        return 0;
     }
     let [header, tabs, body, regions, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -42,9 +43,11 @@ pub fn render(app: &App, theme: Theme, frame: &mut Frame) {
         None => frame.render_widget(header_line(app, theme), header),
     }
     frame.render_widget(tab_line(app, theme), tabs);
+    // Of the panes, the overview and a key's detail show text that scrolls.
+    let mut pane_limit = 0;
     match app.pane {
-        Pane::Overview => panes::overview::render(app, theme, body, frame),
-        Pane::Keys => panes::keys::render(app, theme, body, frame),
+        Pane::Overview => pane_limit = panes::overview::render(app, theme, body, frame),
+        Pane::Keys => pane_limit = panes::keys::render(app, theme, body, frame),
         Pane::Rotation => panes::rotation::render(app, theme, body, frame),
         Pane::Compliance => panes::compliance::render(app, theme, body, frame),
         Pane::Hsm => panes::hsm::render(app, theme, body, frame),
@@ -52,10 +55,11 @@ pub fn render(app: &App, theme: Theme, frame: &mut Frame) {
         Pane::Audit => panes::audit::render(app, theme, body, frame),
         Pane::Log => panes::log::render(theme, body, frame),
     }
-    frame.render_widget(region_line(app, theme), regions);
+    frame.render_widget(region_line(app, theme, regions.width), regions);
     frame.render_widget(footer_line(app, theme), footer);
-    if let Some(overlay) = &app.overlay {
-        super::overlay::render(app, overlay, theme, body, frame);
+    match &app.overlay {
+        Some(overlay) => super::overlay::render(app, overlay, theme, body, frame),
+        None => pane_limit,
     }
 }
 
@@ -123,14 +127,52 @@ fn tab_line(app: &App, theme: Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-/// Each region's freshness: loading, when last read, or its error.
-fn region_line(app: &App, theme: Theme) -> Line<'static> {
+/// How much of each region's status the region line can afford.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// An error with its code and the age of the last good data.
+    Full,
+    /// An error with its code.
+    Code,
+    /// An error as the word ERROR.
+    Word,
+}
+
+/// Each region's freshness (loading, when last read, or its error) in the longest form that
+/// fits in `width` columns; when even the shortest per-region form does not, counts of the
+/// regions failing, loading and read.
+fn region_line(app: &App, theme: Theme, width: u16) -> Line<'static> {
+    let width = usize::from(width);
+    let failing = app
+        .estate
+        .iter()
+        .any(|(_, state)| state.keys.error.is_some() && !state.is_loading());
+    // Shortened errors point at the pane that has them in full, unless it is on screen.
+    let point = failing && app.pane != Pane::Overview;
+    let candidates = [
+        (Detail::Full, false),
+        (Detail::Code, point),
+        (Detail::Code, false),
+        (Detail::Word, point),
+        (Detail::Word, false),
+    ];
+    for (detail, pointer) in candidates {
+        let line = region_statuses(app, theme, detail, pointer);
+        if line.width() <= width {
+            return line;
+        }
+    }
+    region_counts(app, theme)
+}
+
+/// Every region's status in one `detail`, and a pointer to the overview if `pointer`.
+fn region_statuses(app: &App, theme: Theme, detail: Detail, pointer: bool) -> Line<'static> {
     let mut spans = Vec::new();
     for (region, state) in app.estate.iter() {
         if !spans.is_empty() {
             spans.push(Span::raw("  "));
         }
-        let (mut text, style) = region_status(state, app.now, app.spinner);
+        let (mut text, style) = region_status(state, app.now, app.spinner, detail);
         if app.stale.contains(region) {
             text = format!("cached, {text}");
         }
@@ -144,12 +186,76 @@ fn region_line(app: &App, theme: Theme) -> Line<'static> {
             },
         ));
     }
+    if pointer {
+        spans.push(Span::styled("  see Overview", theme.dim()));
+    }
+    Line::from(spans)
+}
+
+/// The regions counted by state: "3 regions: 2 failing (see Overview), 1 read at 12:00:00".
+fn region_counts(app: &App, theme: Theme) -> Line<'static> {
+    let (mut failing, mut loading, mut read) = (0, 0, Vec::new());
+    for (_, state) in app.estate.iter() {
+        if state.is_loading() {
+            loading += 1;
+        } else if state.keys.error.is_some() {
+            failing += 1;
+        } else {
+            read.extend(state.keys.fetched_at);
+        }
+    }
+    let total = app.estate.order.len();
+    let mut parts: Vec<Span> = Vec::new();
+    if failing > 0 {
+        let pointer = if app.pane == Pane::Overview {
+            ""
+        } else {
+            " (see Overview)"
+        };
+        parts.push(Span::styled(
+            format!("{failing} failing{pointer}"),
+            theme.bad(),
+        ));
+    }
+    if loading > 0 {
+        parts.push(Span::styled(format!("{loading} loading"), theme.accent()));
+    }
+    if let Some(oldest) = read.iter().min() {
+        let at = oldest.format("%H:%M:%S");
+        let when = if read.len() == 1 {
+            format!("read at {at}")
+        } else {
+            format!("read (the oldest at {at})")
+        };
+        parts.push(Span::styled(format!("{} {when}", read.len()), theme.dim()));
+    }
+    if !app.stale.is_empty() {
+        parts.push(Span::styled(
+            format!("{} showing cached data", app.stale.len()),
+            theme.warn(),
+        ));
+    }
+    let mut spans = vec![Span::raw(format!(
+        "{}: ",
+        crate::plural::count(total, "region", "regions")
+    ))];
+    for (n, part) in parts.into_iter().enumerate() {
+        if n > 0 {
+            spans.push(Span::raw(", "));
+        }
+        spans.push(part);
+    }
     Line::from(spans)
 }
 
 type StyleOf = fn(Theme) -> ratatui::style::Style;
 
-fn region_status(state: &RegionState, now: DateTime<Utc>, spinner: usize) -> (String, StyleOf) {
+fn region_status(
+    state: &RegionState,
+    now: DateTime<Utc>,
+    spinner: usize,
+    detail: Detail,
+) -> (String, StyleOf) {
     if state.is_loading() {
         let frame = SPINNER[spinner % SPINNER.len()];
         if !state.describing.is_empty() {
@@ -161,11 +267,12 @@ fn region_status(state: &RegionState, now: DateTime<Utc>, spinner: usize) -> (St
         return (format!("{frame} loading"), Theme::accent);
     }
     match (&state.keys.error, state.keys.fetched_at) {
-        (Some(err), Some(at)) => (
+        (Some(_), _) if detail == Detail::Word => ("ERROR".into(), Theme::bad),
+        (Some(err), Some(at)) if detail == Detail::Full => (
             format!("ERROR {} (data {})", err.code, age(at, now)),
             Theme::bad,
         ),
-        (Some(err), None) => (format!("ERROR {}", err.code), Theme::bad),
+        (Some(err), _) => (format!("ERROR {}", err.code), Theme::bad),
         (None, Some(at)) if state.throttled > 0 => (
             format!("{} throttled x{}", at.format("%H:%M:%S"), state.throttled),
             Theme::warn,
@@ -177,7 +284,7 @@ fn region_status(state: &RegionState, now: DateTime<Utc>, spinner: usize) -> (St
 
 fn footer_line(app: &App, theme: Theme) -> Line<'static> {
     let mut spans = Vec::new();
-    for binding in bindings_for(app.pane, app.read_only).filter(|b| b.hint) {
+    for binding in bindings_for(app.focus(), app.read_only).filter(|b| b.hint) {
         spans.push(Span::styled(binding.keys.to_string(), theme.title()));
         spans.push(Span::styled(
             format!(" {}  ", short_hint(binding.help)),

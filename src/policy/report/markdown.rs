@@ -170,12 +170,12 @@ pub fn write_markdown(
             };
             writeln!(
                 out,
-                "- {} {} ({}): by {}, in {} days, {how}",
+                "- {} {} ({}): by {}, in {}, {how}",
                 entry.region,
                 entry.alias.as_deref().unwrap_or(&entry.key_id),
                 entry.key_id,
                 day(Some(entry.deadline)),
-                entry.days_left
+                crate::plural::days(entry.days_left)
             )?;
         }
         previous = Some(days);

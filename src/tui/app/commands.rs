@@ -6,9 +6,6 @@ use crate::estate::Key;
 use crate::policy::Verdict;
 use crate::tui::dialog::{ActionMenu, Overlay};
 
-/// Lines of an entry's recorded details the detail overlay shows.
-const DETAIL_LINES: usize = 12;
-
 impl App {
     pub(super) fn open_detail(&mut self) {
         match self.pane {
@@ -27,6 +24,7 @@ impl App {
             self.pane = Pane::Keys;
         }
         self.keys.detail = true;
+        self.keys.detail_scroll = 0;
     }
 
     /// Starts drill mode by asking which region to imagine lost, or leaves it once the
@@ -72,10 +70,10 @@ impl App {
             .map(crate::hsm::TokenRef::from)
             .collect();
         self.overlay = Some(if tokens.is_empty() {
-            Overlay::Notice {
-                title: "Log in".into(),
-                lines: vec!["No token with a user PIN is listed: run a ceremony first (c).".into()],
-            }
+            Overlay::notice(
+                "Log in",
+                vec!["No token with a user PIN is listed: run a ceremony first (c).".into()],
+            )
         } else {
             Overlay::Login(crate::tui::dialog::Login::new(tokens))
         });
@@ -176,7 +174,7 @@ impl App {
         let Some(evaluation) = &self.evaluation else {
             return Vec::new();
         };
-        let items: Vec<(Key, Verdict)> = arns
+        let mut items: Vec<(Key, Verdict)> = arns
             .iter()
             .filter_map(|arn| {
                 let verdict = evaluation.keys.iter().find(|v| &v.arn == arn)?;
@@ -185,15 +183,17 @@ impl App {
             })
             .collect();
         if items.is_empty() {
-            self.overlay = Some(Overlay::Notice {
-                title: "Nothing to approve".into(),
-                lines: vec!["No marked or selected key is due for rotation.".into()],
-            });
+            self.overlay = Some(Overlay::notice(
+                "Nothing to approve",
+                vec!["No marked or selected key is due for rotation.".into()],
+            ));
             return Vec::new();
         }
+        // The plan lists (and runs) the most overdue key first, the keys only due soon last.
+        items.sort_by(|(_, a), (_, b)| a.cmp_urgency(b));
         self.overlay = Some(Overlay::Planning(format!(
-            "Planning the rotation of {} key(s)",
-            items.len()
+            "Planning the rotation of {}",
+            crate::plural::count(items.len(), "key", "keys")
         )));
         vec![Effect::BuildPlan(
             PlanRequest::Approve(items),
@@ -233,15 +233,13 @@ impl App {
             format!("hash {}", entry.hash),
             format!("after {}", entry.prev),
         ];
+        // All of it: the notice scrolls.
         let details = serde_json::to_string_pretty(&entry.details).unwrap_or_default();
-        lines.extend(details.lines().take(DETAIL_LINES).map(str::to_owned));
-        if details.lines().count() > DETAIL_LINES {
-            lines.push("… (keyward audit show --format json has it all)".into());
-        }
-        self.overlay = Some(Overlay::Notice {
-            title: format!("Journal entry {}", entry.seq),
+        lines.extend(details.lines().map(str::to_owned));
+        self.overlay = Some(Overlay::notice(
+            format!("Journal entry {}", entry.seq),
             lines,
-        });
+        ));
     }
 
     /// The selected alarm in full, with its reason.
@@ -269,9 +267,6 @@ impl App {
         if let Some(since) = alarm.since {
             lines.push(format!("since {} UTC", since.format("%Y-%m-%d %H:%M:%S")));
         }
-        self.overlay = Some(Overlay::Notice {
-            title: format!("Alarm {}", alarm.name),
-            lines,
-        });
+        self.overlay = Some(Overlay::notice(format!("Alarm {}", alarm.name), lines));
     }
 }

@@ -7,7 +7,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::{App, Effect, PAGE_ROWS, Pane, PlanRequest};
 use crate::tui::dialog::{Overlay, Running};
-use crate::tui::keymap::{Command, command_for};
+use crate::tui::keymap::{Command, command_for, scroll_for};
 
 impl App {
     pub(super) fn on_input(&mut self, event: Event) -> Vec<Effect> {
@@ -43,7 +43,7 @@ impl App {
             self.on_filter_key(key);
             return Vec::new();
         }
-        let Some(command) = command_for(key, self.pane, self.read_only) else {
+        let Some(command) = command_for(key, self.focus(), self.read_only) else {
             return Vec::new();
         };
         self.on_command(command)
@@ -83,6 +83,7 @@ impl App {
             Command::PageDown => self.move_selection(PAGE_ROWS),
             Command::SelectFirst => self.move_selection(isize::MIN / 2),
             Command::SelectLast => self.move_selection(isize::MAX / 2),
+            Command::Scroll(by) => self.scroll(by),
             Command::Open => self.open_detail(),
             Command::Back => self.keys.detail = false,
             Command::Filter => {
@@ -188,9 +189,21 @@ impl App {
                 });
                 Vec::new()
             }
-            Overlay::Help | Overlay::Notice { .. } => {
+            Overlay::Help => {
                 if ctrl_c || key.code == KeyCode::Char('q') {
                     self.quit = true;
+                }
+                Vec::new()
+            }
+            // A notice longer than its box scrolls; any other key closes it.
+            notice @ Overlay::Notice { .. } => {
+                match scroll_for(key, false) {
+                    Some(by) if self.scroll_limit > 0 => {
+                        self.overlay = Some(notice);
+                        self.scroll(by);
+                    }
+                    _ if ctrl_c || key.code == KeyCode::Char('q') => self.quit = true,
+                    _ => {}
                 }
                 Vec::new()
             }
@@ -239,6 +252,11 @@ impl App {
                 if key.code == KeyCode::Esc || ctrl_c {
                     return vec![Effect::Cancelled(Box::new(confirm.plan))];
                 }
+                if let Some(by) = scroll_for(key, true) {
+                    self.overlay = Some(Overlay::Confirm(confirm));
+                    self.scroll(by);
+                    return Vec::new();
+                }
                 match confirm.on_key(key) {
                     Some(Some(confirmation)) => {
                         let plan = confirm.plan.clone();
@@ -264,6 +282,9 @@ impl App {
                 let close = matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q'));
                 if running.finished.is_none() || !close {
                     self.overlay = Some(Overlay::Running(running));
+                    if let Some(by) = scroll_for(key, false) {
+                        self.scroll(by);
+                    }
                 }
                 Vec::new()
             }

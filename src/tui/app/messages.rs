@@ -79,6 +79,10 @@ pub enum Message {
     CeremonyRecorded(Result<String, String>),
     /// Hangup, terminate, or the input stream ended: leave now.
     Shutdown,
+    /// A frame was drawn; the text in focus can scroll `scroll_limit` rows at most.
+    Drawn {
+        scroll_limit: u16,
+    },
 }
 
 /// One region to refresh, with what is known of it: an incremental refresh re-describes only

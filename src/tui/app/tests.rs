@@ -345,6 +345,81 @@ fn a_destructive_plan_needs_the_alias_typed_and_a_paste_does_not_count() {
 }
 
 #[test]
+fn a_destructive_plan_about_one_key_takes_its_key_id_too_and_ctrl_u_clears_the_line() {
+    let ctrl_u = || {
+        Message::Input(Event::Key(KeyEvent::new(
+            KeyCode::Char('u'),
+            KeyModifiers::CONTROL,
+        )))
+    };
+    let typed = |app: &App| match &app.overlay {
+        Some(Overlay::Confirm(confirm)) => confirm.typed.clone(),
+        other => panic!("the dialog closed: {other:?}"),
+    };
+
+    let mut app = confirming(Some("alias/payments-data"));
+    type_text(&mut app, "alias/pay");
+    app.update(ctrl_u());
+    assert_eq!(typed(&app), "", "Ctrl-U clears the line");
+    app.update(Message::Input(Event::Paste("k-ok-0".into())));
+    assert_eq!(typed(&app), "", "a paste is ignored");
+    type_text(&mut app, "k-ok-");
+    assert!(
+        press(&mut app, KeyCode::Enter).is_empty(),
+        "a part confirmed"
+    );
+    type_text(&mut app, "0");
+    match &press(&mut app, KeyCode::Enter)[..] {
+        [Effect::Run { confirmation, .. }] => assert_eq!(*confirmation, Confirmation::TypedName),
+        other => panic!("{other:?}"),
+    }
+
+    // A plan about two keys names neither: only its phrase confirms.
+    let mut two = plan(Some("2 keys"));
+    let mut second = two.targets[0].clone();
+    second.key_id = "k-due-0".into();
+    two.targets.push(second);
+    let mut app = fixture::app();
+    app.overlay = Some(Overlay::Planning("planning".into()));
+    app.update(Message::PlanReady(Ok(two)));
+    type_text(&mut app, "k-ok-0");
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    app.update(ctrl_u());
+    type_text(&mut app, "2 keys");
+    assert!(matches!(
+        &press(&mut app, KeyCode::Enter)[..],
+        [Effect::Run { .. }]
+    ));
+}
+
+#[test]
+fn a_long_plan_scrolls_no_further_than_the_frame_showed_and_letters_stay_text() {
+    let mut app = confirming(Some("alias/payments-data"));
+    let scroll = |app: &App| match &app.overlay {
+        Some(Overlay::Confirm(confirm)) => confirm.scroll,
+        other => panic!("the dialog closed: {other:?}"),
+    };
+    press(&mut app, KeyCode::Down);
+    assert_eq!(scroll(&app), 0, "nothing drawn yet, nothing to scroll");
+    app.update(Message::Drawn { scroll_limit: 3 });
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Down);
+    }
+    assert_eq!(scroll(&app), 3);
+    press(&mut app, KeyCode::Up);
+    assert_eq!(scroll(&app), 2);
+    type_text(&mut app, "jk");
+    assert_eq!(scroll(&app), 2);
+    let Some(Overlay::Confirm(confirm)) = &app.overlay else {
+        panic!("the dialog closed");
+    };
+    assert_eq!(confirm.typed, "jk");
+    // A smaller window: the next frame clamps the offset.
+    app.update(Message::Drawn { scroll_limit: 1 });
+    assert_eq!(scroll(&app), 1);
+}
+
+#[test]
 fn a_finished_run_shows_its_steps_and_refreshes() {
     let mut app = confirming(None);
     press(&mut app, KeyCode::Char('y'));
@@ -416,6 +491,52 @@ fn due_keys_are_marked_and_approved_as_one_plan() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn an_approval_lists_the_most_overdue_key_first_and_the_keys_due_soon_last() {
+    let mut app = fixture::app();
+    app.pane = Pane::Rotation;
+    // Marked in the order of their ARNs, which puts a key due soon (ap-southeast-2) first.
+    let arn = |alias: &str, region: &str| {
+        let key = app
+            .estate
+            .keys()
+            .find(|k| k.display_name() == alias && k.region == region);
+        key.unwrap().arn.clone()
+    };
+    app.marked = [
+        arn("alias/ledger-data", "us-east-1"),
+        arn("alias/ledger-data", "ap-southeast-2"),
+        arn("alias/customer-pii", "eu-west-1"),
+        arn("alias/legacy-reporting", "eu-west-1"),
+    ]
+    .into();
+    let [Effect::BuildPlan(PlanRequest::Approve(items), _)] =
+        &press(&mut app, KeyCode::Char('A'))[..]
+    else {
+        panic!("no approval plan");
+    };
+    let order: Vec<(String, i64, &str)> = items
+        .iter()
+        .map(|(key, v)| {
+            (
+                v.name().to_owned(),
+                v.days_left.unwrap(),
+                key.region.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            // 200 days since its rotation, with rotation off: 110 past the 90-day rule.
+            ("alias/legacy-reporting".to_owned(), -110, "eu-west-1"),
+            ("alias/customer-pii".to_owned(), -15, "eu-west-1"),
+            ("alias/ledger-data".to_owned(), 3, "ap-southeast-2"),
+            ("alias/ledger-data".to_owned(), 3, "us-east-1"),
+        ]
+    );
 }
 
 #[test]
@@ -568,7 +689,7 @@ fn enter_on_an_alarm_shows_its_whole_reason() {
     app.pane = Pane::Alarms;
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Enter);
-    let Some(Overlay::Notice { title, lines }) = &app.overlay else {
+    let Some(Overlay::Notice { title, lines, .. }) = &app.overlay else {
         panic!("no alarm detail");
     };
     assert_eq!(title, "Alarm KeyRotationDelay");

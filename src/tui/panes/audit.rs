@@ -8,6 +8,7 @@ use ratatui::widgets::{Row, Table};
 
 use super::{block, table_rows};
 use crate::audit::Verification;
+use crate::plural::count;
 use crate::tui::app::App;
 use crate::tui::keytable::scroll_offset;
 use crate::tui::theme::Theme;
@@ -31,7 +32,8 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
         Some(Verification::Intact { entries, head }) => Line::from(vec![
             Span::styled("chain INTACT ", theme.good()),
             Span::raw(format!(
-                "{entries} entries, head {}",
+                "{}, head {}",
+                count(*entries, "entry", "entries"),
                 &head[..head.len().min(16)]
             )),
         ]),
@@ -46,8 +48,8 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     frame.render_widget(line, verdict);
 
     let title = format!(
-        "Audit journal: {} entries, newest first",
-        journal.entries.len()
+        "Audit journal: {}, newest first",
+        count(journal.entries.len(), "entry", "entries")
     );
     if journal.entries.is_empty() {
         super::message(

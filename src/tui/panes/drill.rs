@@ -4,13 +4,13 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
-use super::block;
 use crate::tui::app::{App, DrillView};
+use crate::tui::scroll::render_text;
 use crate::tui::theme::Theme;
 
-pub fn render(app: &App, drill: &DrillView, theme: Theme, area: Rect, frame: &mut Frame) {
+/// Draws the drill's progress or checks; returns how far they can scroll.
+pub fn render(app: &App, drill: &DrillView, theme: Theme, area: Rect, frame: &mut Frame) -> u16 {
     let title = match &drill.lose {
         Some(region) => format!("Drill: what losing {region} would mean"),
         None => "Drill: replicas and cross-region round trips".to_owned(),
@@ -27,13 +27,7 @@ pub fn render(app: &App, drill: &DrillView, theme: Theme, area: Rect, frame: &mu
                 theme.dim(),
             ),
         ];
-        frame.render_widget(
-            Paragraph::new(lines)
-                .wrap(Wrap { trim: false })
-                .block(block(title, theme)),
-            area,
-        );
-        return;
+        return render_text(lines, title, Some(app.overview_scroll), theme, area, frame);
     };
 
     let failed = report.checks.iter().filter(|c| !c.passed).count();
@@ -44,8 +38,8 @@ pub fn render(app: &App, drill: &DrillView, theme: Theme, area: Rect, frame: &mu
             Span::styled("FAILED ", theme.bad())
         },
         Span::raw(format!(
-            "{} checks, {failed} failed, verdict after {:.1} s; {}",
-            report.checks.len(),
+            "{}, {failed} failed, verdict after {:.1} s; {}",
+            crate::plural::count(report.checks.len(), "check", "checks"),
             report.verdict_after_ms as f64 / 1000.0,
             match journal {
                 Ok(seq) => format!("journaled as entry {seq}"),
@@ -73,10 +67,5 @@ pub fn render(app: &App, drill: &DrillView, theme: Theme, area: Rect, frame: &mu
             )),
         ]));
     }
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block(title, theme)),
-        area,
-    );
+    render_text(lines, title, Some(app.overview_scroll), theme, area, frame)
 }

@@ -1,28 +1,30 @@
-//! The key table across regions, its filter line, and the detail view of one key.
+//! The key table across regions, its filter line, and the detail view of one key, which
+//! scrolls when it is longer than the pane (a long rotation history, many tags).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Row, Table};
 
 use super::{block, table_rows};
 use crate::estate::{Key, MultiRegionRole, ON_DEMAND_ROTATION_LIMIT, RotationKind};
 use crate::inventory::truncate;
+use crate::plural;
 use crate::rotation::{PeriodSource, RotationView};
 use crate::tui::app::App;
 use crate::tui::keytable::{key_of, scroll_offset};
 use crate::tui::theme::Theme;
 use crate::tui::view::date;
 
-pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
+/// Draws the table, or the selected key's detail; returns how far the detail can scroll.
+pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) -> u16 {
     if app.keys.detail
         && let Some(key) = app.keys.selected_key(&app.estate)
     {
         // Rows keep their verdict without its sentence; the key shown is judged in full.
         let view = crate::rotation::evaluate(key, &app.rotation_policy, app.now);
-        render_detail(app, key, &view, theme, area, frame);
-        return;
+        return render_detail(app, key, &view, theme, area, frame);
     }
     let show_filter = app.keys.editing_filter || !app.keys.filter.is_empty();
     let [table, filter] = Layout::vertical([
@@ -49,6 +51,7 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             filter,
         );
     }
+    0
 }
 
 fn render_table(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
@@ -139,7 +142,7 @@ fn render_detail(
     theme: Theme,
     area: Rect,
     frame: &mut Frame,
-) {
+) -> u16 {
     let field = |name: &str, value: String| {
         Line::from(vec![
             Span::styled(format!("{name:<13}"), theme.dim()),
@@ -216,9 +219,12 @@ fn render_detail(
     }
     let period = match (view.period_days, view.period_source) {
         (Some(days), Some(PeriodSource::Policy)) => {
-            format!("{days} days (the endpoint reports none; the policy's period is assumed)")
+            format!(
+                "{} (the endpoint reports none; the policy's period is assumed)",
+                plural::days(days)
+            )
         }
-        (Some(days), _) => format!("{days} days"),
+        (Some(days), _) => plural::days(days),
         (None, _) => "-".into(),
     };
     lines.push(Line::from(vec![
@@ -246,25 +252,21 @@ fn render_detail(
             key.rotation.on_demand_used()
         ),
     ));
-    if !key.rotation.history.is_empty() {
-        let history: Vec<String> = key
-            .rotation
-            .history
-            .iter()
-            .rev()
-            .map(|r| {
-                let kind = match r.kind {
-                    RotationKind::Automatic => "auto",
-                    RotationKind::OnDemand => "on demand",
-                };
-                format!("{} {kind}", r.date.format("%Y-%m-%d %H:%M"))
-            })
-            .collect();
-        lines.push(field("History", history.join(", ")));
+    // One rotation and one tag a row, newest rotation first, each list under its label.
+    for (n, record) in key.rotation.history.iter().rev().enumerate() {
+        let kind = match record.kind {
+            RotationKind::Automatic => "automatic",
+            RotationKind::OnDemand => "on demand",
+        };
+        let label = if n == 0 { "History" } else { "" };
+        lines.push(field(
+            label,
+            format!("{} {kind}", record.date.format("%Y-%m-%d %H:%M")),
+        ));
     }
-    if !key.tags.is_empty() {
-        let tags: Vec<String> = key.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        lines.push(field("Tags", tags.join(", ")));
+    for (n, (name, value)) in key.tags.iter().enumerate() {
+        let label = if n == 0 { "Tags" } else { "" };
+        lines.push(field(label, format!("{name}={value}")));
     }
     for err in &key.errors {
         lines.push(Line::from(vec![
@@ -278,10 +280,12 @@ fn render_detail(
         "Esc back, a actions"
     };
     let title = format!("{} in {}  ({hint})", key.display_name(), key.region);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block(title, theme)),
+    crate::tui::scroll::render_text(
+        lines,
+        title,
+        Some(app.keys.detail_scroll),
+        theme,
         area,
-    );
+        frame,
+    )
 }

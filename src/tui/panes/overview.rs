@@ -1,10 +1,10 @@
 //! The overview: per region, keys by rotation status, clusters and alarms firing; below, what
-//! needs attention first.
+//! needs attention first (or the drill), scrolling when it is longer than the pane.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table};
+use ratatui::widgets::{Row, Table};
 
 use super::block;
 use crate::estate::AlarmState;
@@ -14,7 +14,8 @@ use crate::tui::keytable::key_of;
 use crate::tui::theme::Theme;
 use crate::tui::view::age;
 
-pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
+/// Draws the overview; returns how far its lower half can scroll.
+pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) -> u16 {
     let regions = app.estate.order.len() as u16;
     let [top, bottom] =
         Layout::vertical([Constraint::Length(regions + 3), Constraint::Fill(1)]).areas(area);
@@ -52,7 +53,7 @@ fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
                 // A cluster without HSMs serves nothing: count the HSMs, not the clusters.
                 (Some(clusters), None) => {
                     let hsms: usize = clusters.iter().map(|c| c.hsms.len()).sum();
-                    format!("{hsms} HSMs")
+                    crate::plural::count(hsms, "HSM", "HSMs")
                 }
                 (None, None) => "…".into(),
             };
@@ -126,7 +127,7 @@ fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
 }
 
 /// Region errors, overdue and due-soon keys, and alarms firing, most urgent first.
-fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
+fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) -> u16 {
     let mut lines: Vec<Line> = Vec::new();
     for (region, state) in app.estate.iter() {
         let code = |e: &Option<crate::estate::SourceError>| e.as_ref().map(|e| e.code.clone());
@@ -210,10 +211,6 @@ fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             theme.dim(),
         ));
     }
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(ratatui::widgets::Wrap { trim: false })
-            .block(block("Needs attention".into(), theme)),
-        area,
-    );
+    let title = "Needs attention".to_owned();
+    crate::tui::scroll::render_text(lines, title, Some(app.overview_scroll), theme, area, frame)
 }

@@ -20,8 +20,8 @@ pub fn render(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     let queue = app.rotation_queue();
     let title = if app.read_only {
         format!(
-            "Rotation: {} keys with a countdown, most urgent first",
-            queue.len()
+            "Rotation: {} with a countdown, most urgent first",
+            crate::plural::count(queue.len(), "key", "keys")
         )
     } else {
         format!(
