@@ -60,6 +60,7 @@ pub async fn fetch_region_counted(clients: &RegionClients) -> RegionFetch {
     RegionFetch {
         snapshot,
         throttled: clients.throttled_total().wrapping_sub(throttled_before),
+        reported: false,
     }
 }
 

@@ -231,6 +231,13 @@ impl Key {
         }
     }
 
+    /// The order a region's keys are listed in: by name, then by key id.
+    pub fn list_order(a: &Key, b: &Key) -> std::cmp::Ordering {
+        a.display_name()
+            .cmp(b.display_name())
+            .then(a.key_id.cmp(&b.key_id))
+    }
+
     /// The first alias, or the key id when the key has none.
     pub fn display_name(&self) -> &str {
         self.aliases
@@ -332,14 +339,19 @@ pub struct RegionFetch {
     /// retried with backoff, or failed with its error after the last attempt. Zero when AWS
     /// never pushed back.
     pub throttled: u32,
+    /// The keys were reported as they were read (a console's progressive read): the
+    /// snapshot's keys are only those no report carried, to be merged with the reported ones.
+    #[serde(skip)]
+    pub reported: bool,
 }
 
 impl From<RegionSnapshot> for RegionFetch {
-    /// A fetch that AWS never throttled.
+    /// A fetch that AWS never throttled, holding all its keys.
     fn from(snapshot: RegionSnapshot) -> Self {
         RegionFetch {
             snapshot,
             throttled: 0,
+            reported: false,
         }
     }
 }

@@ -297,28 +297,39 @@ async fn a_cold_read_reports_the_listed_keys_before_describing_them() {
         "listed after {} of {total} requests",
         at - before
     );
-    let listed_aliases: Vec<_> = listed.iter().map(|k| (&k.key_id, &k.aliases)).collect();
-    for (id, aliases) in listed_aliases {
-        let read = final_keys.iter().find(|k| &k.key_id == id).unwrap();
-        assert_eq!(&read.aliases, aliases, "aliases of {id}");
-    }
 
-    // Then the described keys, each once, each as the finished read has it.
-    let mut described = BTreeSet::new();
+    // Then the described keys, each once: every key either in a report or in the finished
+    // read, which holds only what no report carried.
+    assert!(fetch.reported);
+    let mut read: Vec<&Key> = final_keys.iter().collect();
     for (_, report) in &reports[1..] {
         let KeyProgress::Described(batch) = report else {
             panic!("a second listing");
         };
-        for key in batch {
-            assert!(described.insert(key.key_id.clone()), "{} twice", key.key_id);
-            let read = final_keys.iter().find(|k| k.key_id == key.key_id).unwrap();
-            assert_eq!(key, read);
-        }
+        read.extend(batch);
+    }
+    let read_ids: Vec<&str> = read.iter().map(|k| k.key_id.as_str()).collect();
+    assert_eq!(read_ids.len(), KEYS, "each key read once");
+    let read_set: BTreeSet<String> = read_ids.iter().map(|id| id.to_string()).collect();
+    assert_eq!(read_set, stand.seeded);
+    assert!(
+        read.iter().all(|k| k.state == "Enabled"),
+        "every key described"
+    );
+    for placeholder in listed {
+        let key = read
+            .iter()
+            .find(|k| k.key_id == placeholder.key_id)
+            .unwrap();
+        assert_eq!(
+            key.aliases, placeholder.aliases,
+            "aliases of {}",
+            key.key_id
+        );
     }
     assert!(
         reports.len() >= 2,
         "{} reports over {total} delayed requests",
         reports.len()
     );
-    assert_eq!(ids(final_keys), stand.seeded);
 }

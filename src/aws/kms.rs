@@ -26,11 +26,15 @@ pub async fn fetch_keys(clients: &RegionClients) -> Fetched<Vec<Key>> {
 pub(super) struct ListedKeys {
     pub keys: Vec<Key>,
     pub described: usize,
+    /// The read reported its keys through [`KeyProgress`] as it went: `keys` holds only those
+    /// no report carried.
+    pub reported: bool,
 }
 
 /// What a read of a region's keys has learnt before it is done, for a console that shows rows
 /// as they come: a region of thousands of keys takes minutes to describe within its budget,
-/// but is listed in a request or two.
+/// but is listed in a request or two. Each key is reported once, and the finished read then
+/// holds only the keys that no report carried (see [`crate::estate::RegionFetch::reported`]).
 #[derive(Debug, Clone)]
 pub enum KeyProgress {
     /// The keys and aliases are listed. `keys` holds every listed key in list order: those
@@ -89,21 +93,18 @@ pub(super) async fn fetch_keys_reusing(
         }
     }
 
-    let by_name = |a: &Key, b: &Key| {
-        a.display_name()
-            .cmp(b.display_name())
-            .then(a.key_id.cmp(&b.key_id))
-    };
-    if let Some(report) = progress
-        && !to_describe.is_empty()
-    {
-        let mut listed = keys.clone();
+    // With someone listening, keys are handed over as they are known, not copied: the
+    // listing takes the keys reused as they are, each report the keys described since the
+    // one before, and the result only what no report carried.
+    let reporting = progress.filter(|_| !to_describe.is_empty());
+    if let Some(report) = reporting {
+        let mut listed = std::mem::take(&mut keys);
         listed.extend(
             to_describe
                 .iter()
                 .map(|id| Key::listed(&clients.region, id, listed_aliases(id))),
         );
-        listed.sort_by(by_name);
+        listed.sort_by(Key::list_order);
         report(KeyProgress::Listed {
             keys: listed,
             describing: to_describe.clone(),
@@ -123,18 +124,22 @@ pub(super) async fn fetch_keys_reusing(
             }
         })
         .buffer_unordered(clients.max_concurrency);
-    let (mut reported, mut last_report) = (keys.len(), tokio::time::Instant::now());
+    let mut last_report = tokio::time::Instant::now();
     while let Some(key) = fresh.next().await {
         keys.push(key);
-        if let Some(report) = progress
+        if let Some(report) = reporting
             && last_report.elapsed() >= PROGRESS_INTERVAL
         {
-            report(KeyProgress::Described(keys[reported..].to_vec()));
-            (reported, last_report) = (keys.len(), tokio::time::Instant::now());
+            report(KeyProgress::Described(std::mem::take(&mut keys)));
+            last_report = tokio::time::Instant::now();
         }
     }
-    keys.sort_by(by_name);
-    Ok(ListedKeys { keys, described })
+    keys.sort_by(Key::list_order);
+    Ok(ListedKeys {
+        keys,
+        described,
+        reported: reporting.is_some(),
+    })
 }
 
 /// One key, freshly read: DescribeKey, its aliases and its rotation facts. Fails only when

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::kms::{self, ALIASES_OPERATION, ProgressSink};
+use super::kms::{self, ALIASES_OPERATION, ListedKeys, ProgressSink};
 use super::{RegionClients, cloudhsm, cloudwatch, name_credentials_source};
 use crate::estate::{DESCRIBING, Key, RegionFetch, RegionSnapshot, UNDESCRIBED};
 
@@ -75,16 +75,18 @@ pub async fn fetch_region_reporting(
         cloudwatch::fetch_alarms(clients),
     );
     let source = &*clients.credentials_source;
+    let reported = keys.as_ref().is_ok_and(|listed| listed.reported);
     let snapshot = RegionSnapshot {
         region: clients.region.clone(),
         fetched_at: now,
-        keys: name_credentials_source(keys, source),
+        keys: name_credentials_source(keys.map(|listed| listed.keys), source),
         clusters: name_credentials_source(clusters, source),
         alarms: name_credentials_source(alarms, source),
     };
     RegionFetch {
         snapshot,
         throttled: clients.throttled_total().wrapping_sub(throttled_before),
+        reported,
     }
 }
 
@@ -93,11 +95,9 @@ async fn fetch_keys_incremental(
     previous: Option<Known<'_>>,
     now: DateTime<Utc>,
     progress: ProgressSink<'_>,
-) -> crate::estate::Fetched<Vec<Key>> {
+) -> crate::estate::Fetched<ListedKeys> {
     let Some(known) = previous else {
-        return Ok(kms::fetch_keys_reusing(clients, |_| None, progress)
-            .await?
-            .keys);
+        return kms::fetch_keys_reusing(clients, |_| None, progress).await;
     };
     let by_id: HashMap<&str, &Key> = known
         .keys
@@ -123,7 +123,7 @@ async fn fetch_keys_incremental(
         described = listed.described,
         "incremental key refresh"
     );
-    Ok(listed.keys)
+    Ok(listed)
 }
 
 /// Whether a key read at `read_at` must be described again at `now`, invalidation aside.

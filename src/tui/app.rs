@@ -17,7 +17,9 @@ use crate::action::Context;
 use crate::aws::KeyProgress;
 use crate::cache::SharedRegion;
 use crate::config::{RotationPolicy, Settings};
-use crate::estate::{DESCRIBING, Estate, Feed, Fetched, HsmSnapshot, Key, SourceError};
+use crate::estate::{
+    DESCRIBING, Estate, Feed, Fetched, HsmSnapshot, Key, RegionFetch, SourceError,
+};
 use crate::policy::{Evaluation, Policy, RegionKeys, Verdict, evaluate_regions};
 
 /// The panes, in tab order.
@@ -178,6 +180,11 @@ impl App {
         effects
     }
 
+    /// True while any region is being read.
+    pub fn reading(&self) -> bool {
+        self.estate.iter().any(|(_, s)| s.is_loading())
+    }
+
     /// True while something on screen animates, so the loop sends ticks.
     pub fn animating(&self) -> bool {
         self.estate.iter().any(|(_, s)| s.is_loading())
@@ -201,7 +208,10 @@ impl App {
     pub fn update(&mut self, message: Message) -> Vec<Effect> {
         match message {
             Message::Input(event) => self.on_input(event),
-            Message::Region(fetch) => {
+            Message::Region(mut fetch) => {
+                if fetch.reported {
+                    self.merge_reported(&mut fetch);
+                }
                 // A failed read leaves the cached data as it was: still the cache's, still stale.
                 if fetch.snapshot.keys.is_ok() {
                     self.stale.remove(&fetch.snapshot.region);
@@ -470,6 +480,37 @@ impl App {
             self.last_progress_rebuild = Some(self.now);
             self.rebuild();
         }
+    }
+
+    /// Completes a progressive read's keys: the keys its reports already brought, which the
+    /// region holds, with the rest the finished read carries, in list order.
+    fn merge_reported(&mut self, fetch: &mut RegionFetch) {
+        fetch.reported = false;
+        let (Ok(rest), Some(state)) = (
+            &mut fetch.snapshot.keys,
+            self.estate.regions.get_mut(&fetch.snapshot.region),
+        ) else {
+            return;
+        };
+        let mut keys = state
+            .keys
+            .data
+            .take()
+            .map(|shared| Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone()))
+            .unwrap_or_default();
+        let position: HashMap<String, usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.key_id.clone(), i))
+            .collect();
+        for key in rest.drain(..) {
+            match position.get(&key.key_id) {
+                Some(&i) => keys[i] = key,
+                None => keys.push(key),
+            }
+        }
+        keys.sort_by(Key::list_order);
+        *rest = keys;
     }
 
     /// Recomputes what is derived from the estate: the key table and the compliance view.

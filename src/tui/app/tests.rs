@@ -813,3 +813,36 @@ fn a_listing_keeps_the_cached_facts_of_known_keys_and_drops_the_gone() {
     assert_eq!(new.state, DESCRIBING);
     assert!(app.stale.contains("us-east-1"), "still cached until read");
 }
+
+#[test]
+fn a_finished_progressive_read_completes_the_reported_keys_in_list_order() {
+    use crate::estate::{RegionFetch, RegionSnapshot};
+    let mut app = App::new(&fixture::settings(), fixture::now());
+    app.start();
+    let read = fixture::snapshot("us-east-1");
+    let keys = read.keys.clone().unwrap();
+    app.update(listing("us-east-1", &keys));
+    // Half the keys came in reports; the finished read carries only the others.
+    let (reported, rest) = keys.split_at(keys.len() / 2);
+    app.update(Message::RegionProgress {
+        region: "us-east-1".into(),
+        progress: KeyProgress::Described(reported.to_vec()),
+    });
+    let mut fetch = RegionFetch::from(RegionSnapshot {
+        keys: Ok(rest.to_vec()),
+        ..read
+    });
+    fetch.reported = true;
+    app.update(Message::Region(fetch));
+
+    let shown = app.estate.regions["us-east-1"].key_list();
+    let mut expected = keys.clone();
+    expected.sort_by(Key::list_order);
+    assert_eq!(shown, expected.as_slice());
+    assert!(app.estate.regions["us-east-1"].describing.is_empty());
+    assert_eq!(
+        app.keys.rows.len(),
+        app.estate.keys().count(),
+        "the table holds every key once"
+    );
+}
