@@ -1,7 +1,9 @@
 //! Carries out the app's [`Effect`]s in background tasks; each reports back as a [`Message`].
 //!
-//! Refreshes run one task per region, so a region that hangs holds up nobody; a plan runs in
-//! a task of its own, and the loop waits for it (and its journal entry) before it exits.
+//! Refreshes run one task per region, so a region that hangs holds up nobody. A region with no
+//! live keys on screen yet is read progressively: its task reports the listed keys, then the
+//! keys described, as [`Message::RegionProgress`], before the finished read. A plan runs in a
+//! task of its own, and the loop waits for it (and its journal entry) before it exits.
 
 use std::sync::Arc;
 
