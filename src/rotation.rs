@@ -150,9 +150,6 @@ impl RotationView {
 /// AWS rotates AWS managed keys every year.
 const AWS_MANAGED_PERIOD_DAYS: u32 = 365;
 
-/// The period AWS gives a customer managed key's automatic rotation when none is asked for.
-pub const AWS_DEFAULT_PERIOD_DAYS: u32 = 365;
-
 /// Whole days from `from` to `to`, rounded down (so a deadline half a day ago is -1).
 pub fn whole_days(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     (to - from).num_seconds().div_euclid(86_400)

@@ -393,7 +393,7 @@ async fn rotate_now_plans_with_dry_run_and_rotates_once_with_yes() {
 
 /// A key AWS rotates that moves to a successor (its on-demand rotations used up, say) hands
 /// its schedule on: the successor must not start with rotation off. moto reports no
-/// rotation period, so the successor gets AWS's default one; against AWS it gets the key's.
+/// rotation period, so the successor gets the policy's; against AWS it gets the key's.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_manual_successor_of_a_rotating_key_rotates_too() {
     let estate = Estate::new(&[US]).await;
@@ -563,6 +563,7 @@ async fn manual_rotation_through_the_library_reports_the_successor() {
         read_only: false,
         regions: vec![US.into()],
         account: Some(estate.account().into()),
+        assumed_period_days: 365,
     };
 
     // Step 1: what is offered for an HMAC key read from moto, each refusal in words.

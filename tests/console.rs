@@ -61,6 +61,12 @@ fn row<'s>(screen: &'s str, region: &str, alias: &str) -> Option<&'s str> {
         .find(|l| l.contains(region) && l.contains(alias))
 }
 
+/// No region is being read: none loading (the region line), listing (the overview) or with
+/// keys left to describe (both).
+fn settled(screen: &str) -> bool {
+    !screen.contains("loading") && !screen.contains("listing") && !screen.contains(" left")
+}
+
 /// The "on-demand N of 25 used" count in a detail view.
 fn on_demand_used(screen: &str) -> u32 {
     let at = screen
@@ -78,9 +84,7 @@ fn the_key_table_filters_helps_and_quits_leaving_the_terminal_as_it_was() {
     let estate = seeded();
     let mut term = console(&estate);
     term.wait_for("the overview with every region read", |s| {
-        s.contains("Regions")
-            && plan::REGIONS.iter().all(|r| s.contains(r))
-            && !s.contains("loading")
+        s.contains("Regions") && plan::REGIONS.iter().all(|r| s.contains(r)) && settled(s)
     });
 
     term.send(b"2");
@@ -115,6 +119,10 @@ fn the_key_table_filters_helps_and_quits_leaving_the_terminal_as_it_was() {
 fn a_rotation_is_cancelled_then_confirmed_and_seen_in_the_detail_and_the_journal() {
     let estate = seeded();
     let mut term = console(&estate);
+    // Every key described first: a key still being read offers no action.
+    term.wait_for("every region read", |s| {
+        plan::REGIONS.iter().all(|r| s.contains(r)) && s.contains("Regions") && settled(s)
+    });
     term.send(b"2");
     term.wait_for_text("alias/legacy-reporting");
     term.send(b"/legacy-reporting\r");
@@ -130,7 +138,7 @@ fn a_rotation_is_cancelled_then_confirmed_and_seen_in_the_detail_and_the_journal
     term.send(b"\x1b");
     term.wait_for("the dialog closed", |s| !s.contains("Press y"));
     term.send(b"r");
-    term.wait_for("the refresh", |s| !s.contains("loading"));
+    term.wait_for("the refresh", settled);
     assert_eq!(
         on_demand_used(&term.screen()),
         before,
@@ -184,7 +192,7 @@ fn a_drill_losing_a_region_shows_on_one_screen_what_survives() {
     let estate = seeded();
     let mut term = console(&estate);
     term.wait_for("every region read", |s| {
-        plan::REGIONS.iter().all(|r| s.contains(r)) && !s.contains("loading")
+        plan::REGIONS.iter().all(|r| s.contains(r)) && settled(s)
     });
     term.send(b"d");
     term.wait_for_text("lose eu-west-1");
@@ -242,7 +250,7 @@ fn the_last_snapshot_is_shown_marked_cached_when_the_endpoint_is_gone() {
     // Step 1: a first run reads the estate live and leaves the snapshot cache behind.
     let mut term = console(&estate);
     term.wait_for("every region read", |s| {
-        plan::REGIONS.iter().all(|r| s.contains(r)) && !s.contains("loading")
+        plan::REGIONS.iter().all(|r| s.contains(r)) && settled(s)
     });
     let deadline = std::time::Instant::now() + support::pty::SCREEN_DEADLINE;
     while find(cache.path(), "snapshot.json").is_empty() {
@@ -306,14 +314,14 @@ fn a_region_behind_a_refusing_proxy_fails_alone_and_recovers_on_the_next_refresh
         row(s, "eu-west-1", "ERROR").is_some()
             && row(s, "us-east-1", "8").is_some()
             && row(s, "ap-southeast-2", "8").is_some()
-            && !s.contains("loading")
+            && settled(s)
     });
     assert!(broken.contains("ConnectionFailed"), "{broken}");
 
     proxy.set(support::proxy::Fault::PassThrough);
     term.send(b"r");
     term.wait_for("eu-west-1 read again", |s| {
-        !s.contains("ERROR") && !s.contains("loading") && row(s, "eu-west-1", "8").is_some()
+        !s.contains("ERROR") && settled(s) && row(s, "eu-west-1", "8").is_some()
     });
     term.send(b"q");
     assert_eq!(term.wait_exit(), 0);

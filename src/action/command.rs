@@ -49,6 +49,7 @@ pub async fn run(
         read_only: settings.read_only,
         regions: regions.clone(),
         account: None,
+        assumed_period_days: settings.rotation.period_days,
     };
     match super::caller_identity(first).await {
         Ok((account, arn)) => {

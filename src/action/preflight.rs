@@ -73,6 +73,9 @@ pub struct Context {
     /// The regions keyward is configured to watch; replicas may go to these.
     pub regions: Vec<String>,
     pub account: Option<String>,
+    /// The rotation period assumed for a key whose endpoint reports none: the policy's
+    /// (`[rotation] period_days`), as the console and the reports assume it.
+    pub assumed_period_days: u32,
 }
 
 /// The key's policy and tags, read before a plan that copies them is built.
@@ -287,7 +290,7 @@ pub fn plan(
                     .push("automatic rotation stays off; enable it to meet the policy".into());
             }
         }
-        Request::ManualRotate => manual_rotation(&mut plan, key, extras),
+        Request::ManualRotate => manual_rotation(&mut plan, key, extras, ctx),
         Request::EnableRotation { period_days } => {
             plan.title = format!("Enable automatic rotation of {name} every {period_days} days");
             plan.steps.push(step(Call::EnableKeyRotation {
@@ -379,7 +382,7 @@ pub fn plan(
 }
 
 /// The runbook's rotation: a successor with the same properties takes over the aliases.
-fn manual_rotation(plan: &mut Plan, key: &Key, extras: &KeyExtras) {
+fn manual_rotation(plan: &mut Plan, key: &Key, extras: &KeyExtras, ctx: &Context) {
     let old = KeyRef::Existing(key.key_id.clone());
     let new = KeyRef::CreatedBy(0);
     let step = |call: Call| Step::new(key.region.clone(), call);
@@ -423,12 +426,9 @@ fn manual_rotation(plan: &mut Plan, key: &Key, extras: &KeyExtras) {
         tags: vec![Tag::text(PREDECESSOR_TAG, key.key_id.clone())],
     }));
     // A key AWS rotated hands its schedule on: the successor must not start with rotation
-    // off. AWS's own period applies where the endpoint reported none.
+    // off. The policy's period is assumed where the endpoint reported none.
     if key.rotation.enabled == Some(true) && crate::rotation::not_rotatable_reason(key).is_none() {
-        let period_days = key
-            .rotation
-            .period_days
-            .unwrap_or(crate::rotation::AWS_DEFAULT_PERIOD_DAYS);
+        let period_days = key.rotation.period_days.unwrap_or(ctx.assumed_period_days);
         plan.steps.push(step(Call::EnableKeyRotation {
             key: new,
             period_days,

@@ -40,6 +40,7 @@ fn ctx() -> Context {
             "ap-southeast-2".into(),
         ],
         account: Some("111122223333".into()),
+        assumed_period_days: 90,
     }
 }
 
@@ -205,13 +206,13 @@ fn manual_rotation_copies_the_key_and_moves_every_alias() {
             "EnableKeyRotation"
         ]
     );
-    // The key rotated automatically (at AWS's default period, none being reported): so does
-    // its successor.
+    // The key rotated automatically, at a period the endpoint did not report: the successor
+    // rotates at the policy's, as the console assumes it.
     assert!(matches!(
         &plan.steps[5].call,
         Call::EnableKeyRotation {
             key: KeyRef::CreatedBy(0),
-            period_days: 365
+            period_days: 90
         }
     ));
     match &plan.steps[0].call {

@@ -166,6 +166,7 @@ pub async fn rotate_due(
         read_only: settings.read_only,
         regions: settings.regions.clone(),
         account: None,
+        assumed_period_days: settings.rotation.period_days,
     };
     if let Some(first) = clients.regions().next() {
         match crate::action::caller_identity(first).await {

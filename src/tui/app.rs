@@ -201,6 +201,7 @@ impl App {
             read_only: self.read_only,
             regions: self.regions.clone(),
             account: self.identity.as_ref().map(|(account, _)| account.clone()),
+            assumed_period_days: self.rotation_policy.period_days,
         }
     }
 
@@ -209,6 +210,7 @@ impl App {
         match message {
             Message::Input(event) => self.on_input(event),
             Message::Region(mut fetch) => {
+                self.keys.remember_selection(&self.estate);
                 if fetch.reported {
                     self.merge_reported(&mut fetch);
                 }
@@ -239,6 +241,7 @@ impl App {
                 Vec::new()
             }
             Message::Cached(snapshots) => {
+                self.keys.remember_selection(&self.estate);
                 for snapshot in snapshots {
                     if let Some(state) = self.estate.regions.get_mut(&snapshot.region)
                         && state.keys.data.is_none()
@@ -428,6 +431,7 @@ impl App {
     /// last known facts or as a placeholder until it is described, then the keys described.
     /// The table is rebuilt at most every [`PROGRESS_REBUILD`]; a tick catches up.
     fn absorb_progress(&mut self, region: &str, progress: KeyProgress) {
+        self.keys.remember_selection(&self.estate);
         let Some(state) = self.estate.regions.get_mut(region) else {
             return;
         };
@@ -551,6 +555,17 @@ impl App {
             .collect();
         self.marked.retain(|arn| due.contains(arn.as_str()));
         self.evaluation = Some(evaluation);
+        // An open action menu says what the key allows as it is read now.
+        if let Some(Overlay::Menu(menu)) = &self.overlay
+            && let Some(key) = self
+                .estate
+                .regions
+                .get(&menu.region)
+                .and_then(|state| state.key_list().iter().find(|k| k.key_id == menu.key_id))
+        {
+            let menu = menu.refreshed(key, &self.context(), self.rotation_policy.period_days);
+            self.overlay = Some(Overlay::Menu(menu));
+        }
     }
 
     /// The estate's last good data per region, for the cache; the keys are shared, not copied.
@@ -575,6 +590,7 @@ impl App {
     }
 
     fn patch_key(&mut self, region: &str, key: Key) {
+        self.keys.remember_selection(&self.estate);
         let Some(state) = self.estate.regions.get_mut(region) else {
             return;
         };
@@ -662,6 +678,7 @@ impl App {
             Pane::Overview | Pane::Log => return,
         };
         *selected = step(*selected, delta, len);
+        self.keys.chosen |= self.pane == Pane::Keys;
     }
 
     /// The rotation pane's queue: keys with a countdown, most urgent first.

@@ -76,6 +76,9 @@ impl Overlay {
 #[derive(Debug)]
 pub struct ActionMenu {
     pub arn: String,
+    /// Where the key is and its id: a key still being described has no ARN yet.
+    pub region: String,
+    pub key_id: String,
     pub key_name: String,
     pub items: Vec<(Request, Result<(), Refusal>)>,
     pub selected: usize,
@@ -108,6 +111,8 @@ impl ActionMenu {
         items.sort_by_key(|(_, verdict)| verdict.is_err());
         let mut menu = ActionMenu {
             arn: key.arn.clone(),
+            region: key.region.clone(),
+            key_id: key.key_id.clone(),
             key_name: key.display_name().to_owned(),
             items,
             selected: 0,
@@ -115,6 +120,22 @@ impl ActionMenu {
             message: None,
         };
         menu.load_number();
+        menu
+    }
+
+    /// The menu again for `key` as it is now read (described since, say), keeping the
+    /// operator's place when the same action is still there.
+    pub fn refreshed(&self, key: &Key, ctx: &Context, period_days: u32) -> ActionMenu {
+        let mut menu = ActionMenu::new(key, ctx, period_days);
+        if let Some((request, _)) = self.items.get(self.selected)
+            && let Some(at) = menu
+                .items
+                .iter()
+                .position(|(r, _)| std::mem::discriminant(r) == std::mem::discriminant(request))
+        {
+            menu.selected = at;
+            menu.number = self.number.clone();
+        }
         menu
     }
 

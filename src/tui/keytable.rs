@@ -80,13 +80,22 @@ pub struct KeyTable {
     pub detail: bool,
     /// How far the detail is scrolled, in rows.
     pub detail_scroll: u16,
+    /// The operator has chosen a row; until then the selection stays on the first.
+    pub chosen: bool,
+    /// The selected key's ARN, noted before the estate changes under the rows.
+    remembered: Option<String>,
 }
 
 impl KeyTable {
     /// Judges every key at `now` and rebuilds the visible order, keeping the selected key
     /// selected where it still exists.
     pub fn rebuild(&mut self, estate: &Estate, policy: &RotationPolicy, now: DateTime<Utc>) {
-        let keep = self.selected_arn(estate).map(str::to_owned);
+        // The rows point into the estate by position: the selected key is the one noted
+        // before the estate changed, or (nothing noted) the one they point at now.
+        let keep = self
+            .remembered
+            .take()
+            .or_else(|| self.selected_arn(estate).map(str::to_owned));
         self.rows.clear();
         self.search.clear();
         for (region, (_, state)) in estate.iter().enumerate() {
@@ -109,8 +118,18 @@ impl KeyTable {
         }
         self.search.shrink_to_fit();
         self.resort(estate);
-        if let Some(arn) = keep {
-            self.select_arn(estate, &arn);
+        match keep {
+            Some(arn) if self.chosen || self.detail => self.select_arn(estate, &arn),
+            // Nobody chose a row yet: the most urgent key, first, stays selected.
+            _ => self.selected = 0,
+        }
+    }
+
+    /// Notes which key is selected, before the estate changes under the rows; the next
+    /// rebuild selects it again wherever it moved.
+    pub fn remember_selection(&mut self, estate: &Estate) {
+        if self.remembered.is_none() {
+            self.remembered = self.selected_arn(estate).map(str::to_owned);
         }
     }
 

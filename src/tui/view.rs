@@ -260,7 +260,10 @@ fn region_status(
         let frame = SPINNER[spinner % SPINNER.len()];
         if !state.describing.is_empty() {
             return (
-                format!("{frame} {} keys left", state.describing.len()),
+                format!(
+                    "{frame} {} left",
+                    crate::plural::count(state.describing.len(), "key", "keys")
+                ),
                 Theme::accent,
             );
         }

@@ -139,10 +139,21 @@ impl Terminal {
             .contains(LocalFlags::ICANON | LocalFlags::ECHO)
     }
 
-    /// True when the program left the alternate screen and showed the cursor again.
+    /// True when the program left the alternate screen and showed the cursor again. The
+    /// program may have exited before the reader thread took in its last bytes, so the
+    /// screen is given until the deadline to show it.
     pub fn screen_restored(&self) -> bool {
-        let parser = self.parser.lock().unwrap();
-        !parser.screen().alternate_screen() && !parser.screen().hide_cursor()
+        let deadline = Instant::now() + SCREEN_DEADLINE;
+        loop {
+            let restored = {
+                let parser = self.parser.lock().unwrap();
+                !parser.screen().alternate_screen() && !parser.screen().hide_cursor()
+            };
+            if restored || Instant::now() > deadline {
+                return restored;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn resize(&mut self, cols: u16, rows: u16) {

@@ -10,6 +10,7 @@ fn ctx() -> Context {
         read_only: false,
         regions: vec!["us-east-1".into(), "eu-west-1".into()],
         account: Some("111122223333".into()),
+        assumed_period_days: 90,
     }
 }
 

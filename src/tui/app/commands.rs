@@ -21,6 +21,7 @@ impl App {
             self.keys.filter.clear();
             self.keys.refilter();
             self.keys.select_arn(&self.estate, &arn);
+            self.keys.chosen = true;
             self.pane = Pane::Keys;
         }
         self.keys.detail = true;

@@ -846,3 +846,87 @@ fn a_finished_progressive_read_completes_the_reported_keys_in_list_order() {
         "the table holds every key once"
     );
 }
+
+#[test]
+fn the_key_shown_stays_shown_when_keys_before_it_come_and_go() {
+    let mut app = fixture::app();
+    app.pane = Pane::Keys;
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    let shown = app.keys.selected_key(&app.estate).unwrap().arn.clone();
+    // A successor appears in the region, listed before every other key.
+    let mut read = fixture::snapshot("us-east-1");
+    let mut keys = read.keys.unwrap();
+    keys.insert(
+        0,
+        fixture::key("us-east-1", "k-new", "alias/aaa-successor", Some(1)),
+    );
+    read.keys = Ok(keys);
+    app.update(Message::Region(read.into()));
+    assert!(app.keys.detail);
+    assert_eq!(app.keys.selected_key(&app.estate).unwrap().arn, shown);
+}
+
+#[test]
+fn until_a_row_is_chosen_the_most_urgent_key_stays_selected() {
+    let mut app = App::new(&fixture::settings(), fixture::now());
+    app.start();
+    let read = fixture::snapshot("us-east-1");
+    let keys = read.keys.clone().unwrap();
+    // Listed first (all alike, by name), then described: the urgency order changes.
+    app.update(listing("us-east-1", &keys));
+    app.update(Message::Region(read.into()));
+    let mut by_name = keys.clone();
+    by_name.sort_by(Key::list_order);
+    let most_urgent = key_of(&app.estate, app.keys.visible_row(0).unwrap())
+        .unwrap()
+        .arn
+        .clone();
+    assert_ne!(
+        by_name[0].arn, most_urgent,
+        "the orders differ, or this shows nothing"
+    );
+    assert_eq!(app.keys.selected_key(&app.estate).unwrap().arn, most_urgent);
+}
+
+#[test]
+fn an_action_menu_opened_on_a_key_being_read_offers_its_actions_once_it_is_described() {
+    let mut app = App::new(&fixture::settings(), fixture::now());
+    app.start();
+    let read = fixture::snapshot("us-east-1");
+    let keys = read.keys.clone().unwrap();
+    app.update(listing("us-east-1", &keys));
+    app.pane = Pane::Keys;
+    app.keys.filter = "payments-data".into();
+    app.keys.refilter();
+    press(&mut app, KeyCode::Char('a'));
+    let available = |app: &App| match &app.overlay {
+        Some(Overlay::Menu(menu)) => menu.items.iter().filter(|(_, v)| v.is_ok()).count(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(available(&app), 0, "nothing while the key is being read");
+    app.update(Message::Region(read.into()));
+    assert!(
+        available(&app) > 0,
+        "the menu follows the key's description"
+    );
+}
+
+#[test]
+fn an_action_chosen_from_a_key_detail_is_planned() {
+    let mut app = fixture::app();
+    app.pane = Pane::Keys;
+    app.keys.filter = "payments-data".into();
+    app.keys.refilter();
+    press(&mut app, KeyCode::Enter);
+    assert!(app.keys.detail);
+    press(&mut app, KeyCode::Char('a'));
+    assert!(matches!(app.overlay, Some(Overlay::Menu(_))));
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(app.overlay, Some(Overlay::Planning(_))),
+        "{:?}",
+        app.overlay.is_some()
+    );
+    assert!(matches!(effects[..], [Effect::BuildPlan(..)]));
+}
