@@ -43,7 +43,8 @@ pub struct Options {
 /// One check's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// What kind of check: `replica`, `round_trip`, `loss`, `region`.
+    /// What kind of check: `key` (a key asked for and not found), `replica`, `round_trip`,
+    /// `loss`, `region`.
     pub kind: &'static str,
     /// The key, alias, cluster or region checked.
     pub subject: String,
@@ -106,6 +107,26 @@ pub async fn run(clients: &Clients, options: &Options) -> Report {
         })
         .collect();
     let mut keys_drilled = Vec::new();
+    // A key asked for by name that is no multi-region primary here fails the drill: a drill
+    // of nothing must not pass.
+    for wanted in &options.keys {
+        if !primaries
+            .iter()
+            .any(|k| *wanted == k.key_id || k.aliases.contains(wanted))
+        {
+            checks.push(Check {
+                kind: "key",
+                subject: wanted.clone(),
+                region: None,
+                passed: false,
+                reason: format!(
+                    "no multi-region primary key named {wanted} in the watched regions ({})",
+                    options.required_regions.join(", ")
+                ),
+                duration_ms: 0,
+            });
+        }
+    }
 
     for primary in &primaries {
         keys_drilled.push(primary.display_name().to_owned());

@@ -1331,3 +1331,16 @@ async fn keyward_processes_appending_at_once_keep_a_verified_chain() {
         assert_eq!(count, RUNS_PER_KEY, "{alias}");
     }
 }
+
+/// A drill of a key the estate does not hold checks nothing, and must not pass for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_of_a_key_that_is_not_there_fails() {
+    let estate = Estate::new(&[US]).await;
+    let run = estate.keyward(&["drill", "--key", "alias/nonexistent"]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stdout
+            .contains("no multi-region primary key named alias/nonexistent"),
+        "{run}"
+    );
+}

@@ -450,8 +450,13 @@ fn manual_rotation(plan: &mut Plan, key: &Key, extras: &KeyExtras, ctx: &Context
             key.aliases.join(", ")
         ));
     } else {
+        let verb = if key.aliases.len() == 1 {
+            "points"
+        } else {
+            "point"
+        };
         plan.afterwards
-            .push(format!("{} point to the new key", key.aliases.join(", ")));
+            .push(format!("{} {verb} to the new key", key.aliases.join(", ")));
     }
     plan.afterwards
         .push("the old key stays enabled so data encrypted under it still decrypts".into());

@@ -373,7 +373,17 @@ impl App {
             }
             Message::Shutdown => {
                 self.quit = true;
-                Vec::new()
+                // A plan left unconfirmed by a hang-up or a signal is journaled as cancelled,
+                // as Esc would have.
+                match self.overlay.take() {
+                    Some(Overlay::Confirm(confirm)) => {
+                        vec![Effect::Cancelled(Box::new(confirm.plan))]
+                    }
+                    other => {
+                        self.overlay = other;
+                        Vec::new()
+                    }
+                }
             }
             // Not a change to show: what the frame just drawn allows.
             Message::Drawn { scroll_limit } => {

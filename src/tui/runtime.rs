@@ -32,6 +32,8 @@ pub struct Runtime {
     transcripts: std::path::PathBuf,
     /// The running plan, awaited before the console exits so its journal entry is written.
     action: Option<JoinHandle<()>>,
+    /// Cancelled plans being journaled, awaited before the console exits.
+    journaling: Vec<JoinHandle<()>>,
 }
 
 impl Runtime {
@@ -61,6 +63,7 @@ impl Runtime {
             operator: Arc::new(std::sync::Mutex::new(Operator::local())),
             tx,
             action: None,
+            journaling: Vec::new(),
         }
     }
 
@@ -119,7 +122,8 @@ impl Runtime {
                 let journal = Arc::clone(&self.journal);
                 let operator = self.operator();
                 let tx = self.tx.clone();
-                tokio::task::spawn_blocking(move || {
+                self.journaling.retain(|handle| !handle.is_finished());
+                self.journaling.push(tokio::task::spawn_blocking(move || {
                     match action::record(&journal, &operator, &plan, Confirmation::Cancelled, None)
                     {
                         Ok(entry) => {
@@ -128,7 +132,7 @@ impl Runtime {
                         Err(err) => tracing::error!(error = %err, "journaling a cancelled plan"),
                     }
                     let _ = tx.send(Message::Journal(read_journal(&journal, false)));
-                });
+                }));
             }
             Effect::Drill(options) => {
                 let clients = Arc::clone(&self.clients);
@@ -298,6 +302,9 @@ impl Runtime {
     /// Waits for a running plan to finish and be journaled.
     pub async fn finish(&mut self) {
         if let Some(handle) = self.action.take() {
+            let _ = handle.await;
+        }
+        for handle in self.journaling.drain(..) {
             let _ = handle.await;
         }
     }

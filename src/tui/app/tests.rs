@@ -930,3 +930,19 @@ fn an_action_chosen_from_a_key_detail_is_planned() {
     );
     assert!(matches!(effects[..], [Effect::BuildPlan(..)]));
 }
+
+#[test]
+fn a_hang_up_while_a_plan_waits_for_confirmation_journals_it_cancelled() {
+    let mut app = confirming(Some("alias/payments-data"));
+    type_text(&mut app, "alias/pay");
+    let effects = app.update(Message::Shutdown);
+    assert!(app.quit);
+    assert!(
+        matches!(&effects[..], [Effect::Cancelled(_)]),
+        "{effects:?}"
+    );
+    // Without a plan open, a hang-up only quits.
+    let mut app = fixture::app();
+    assert!(app.update(Message::Shutdown).is_empty());
+    assert!(app.quit);
+}

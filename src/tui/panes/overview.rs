@@ -145,6 +145,28 @@ fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) -> u
             ]));
             continue;
         }
+        // Keys listed but not described: their rows say Unknown, and so should this.
+        let undescribed: Vec<&crate::estate::Key> = state
+            .key_list()
+            .iter()
+            .filter(|k| k.state == crate::estate::UNDESCRIBED)
+            .collect();
+        if let Some(first) = undescribed.first() {
+            let why = first
+                .errors
+                .first()
+                .map_or_else(String::new, |e| format!(": {}: {}", e.code, e.message));
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!(
+                        "{region} {} NOT DESCRIBED",
+                        crate::plural::count(undescribed.len(), "key", "keys")
+                    ),
+                    theme.bad(),
+                ),
+                Span::raw(why),
+            ]));
+        }
         for (what, err, at) in [
             ("keys", &state.keys.error, state.keys.fetched_at),
             ("CloudHSM", &state.clusters.error, state.clusters.fetched_at),
@@ -174,10 +196,12 @@ fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) -> u
         })
         .collect();
     urgent.sort_by_key(|r| r.view.days_left);
+    let mut urgent_arns: Vec<&str> = Vec::new();
     for row in urgent {
         let Some(key) = key_of(&app.estate, row) else {
             continue;
         };
+        urgent_arns.push(&key.arn);
         lines.push(Line::from(vec![
             Span::styled(
                 format!("{:<9}", row.view.status.label()),
@@ -191,6 +215,24 @@ fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) -> u
             )),
         ]));
     }
+    // Policy violations the countdowns above do not show: rotation off, a schedule too slow,
+    // a manual rotation needed.
+    let shown: std::collections::BTreeSet<&str> = urgent_arns.iter().copied().collect();
+    for verdict in app
+        .violations()
+        .into_iter()
+        .filter(|v| !shown.contains(v.arn.as_str()))
+    {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<9}", "POLICY"), theme.bad()),
+            Span::raw(format!(
+                "{} in {}: {}",
+                verdict.name(),
+                verdict.region,
+                verdict.detail
+            )),
+        ]));
+    }
     for alarm in app.estate.alarms().filter(|a| a.state == AlarmState::Alarm) {
         lines.push(Line::from(vec![
             Span::styled("ALARM    ", theme.bad()),
@@ -201,15 +243,21 @@ fn render_attention(app: &App, theme: Theme, area: Rect, frame: &mut Frame) -> u
         ]));
     }
     if lines.is_empty() {
-        let loaded = app.estate.iter().any(|(_, s)| s.keys.data.is_some());
-        lines.push(Line::styled(
-            if loaded {
-                "Nothing needs attention: no key is due or overdue, no alarm fires."
-            } else {
-                "Reading the estate…"
-            },
-            theme.dim(),
-        ));
+        // No all-clear while anything is still being read.
+        let reading = app
+            .estate
+            .iter()
+            .filter(|(_, s)| s.is_loading() || !s.describing.is_empty())
+            .count();
+        let text = if reading > 0 {
+            format!(
+                "Reading {}; nothing needs attention so far.",
+                crate::plural::count(reading, "region", "regions")
+            )
+        } else {
+            "Nothing needs attention: no key is due or overdue, no alarm fires.".to_owned()
+        };
+        lines.push(Line::styled(text, theme.dim()));
     }
     let title = "Needs attention".to_owned();
     crate::tui::scroll::render_text(lines, title, Some(app.overview_scroll), theme, area, frame)
