@@ -1344,3 +1344,16 @@ async fn a_drill_of_a_key_that_is_not_there_fails() {
         "{run}"
     );
 }
+
+/// A drill imagines losing a region keyward watches; any other is refused before anything runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_losing_an_unwatched_region_is_refused() {
+    let estate = Estate::new(&[US]).await;
+    let run = estate.keyward(&["drill", "--lose", "eu-west-1"]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(
+        run.stderr.contains("--lose eu-west-1") && run.stderr.contains("watched are us-east-1"),
+        "{run}"
+    );
+    assert_eq!(estate.entries().len(), 0, "nothing journaled");
+}

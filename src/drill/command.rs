@@ -18,6 +18,15 @@ pub async fn command(
     args: &DrillArgs,
     journal: &Journal,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(lose) = &args.lose
+        && !settings.regions.contains(lose)
+    {
+        anyhow::bail!(
+            "--lose {lose}: the drill imagines losing a watched region; watched are {} (add it \
+             with --region)",
+            settings.regions.join(", ")
+        );
+    }
     let clients = Clients::new(&settings.aws, &settings.regions).await;
     let options = Options {
         lose: args.lose.clone(),

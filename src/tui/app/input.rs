@@ -59,6 +59,9 @@ impl App {
             KeyCode::Backspace => {
                 self.keys.filter.pop();
             }
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.keys.filter.clear();
+            }
             KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
                 self.keys.filter.push(c)
             }

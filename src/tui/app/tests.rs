@@ -163,6 +163,16 @@ fn the_filter_narrows_the_keys_and_esc_clears_it() {
     press(&mut app, KeyCode::Backspace);
     press(&mut app, KeyCode::Enter);
     assert_eq!(app.keys.visible.len(), 3);
+    // Ctrl-U clears what is typed, as in the confirmation input.
+    press(&mut app, KeyCode::Char('/'));
+    app.update(Message::Input(Event::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        KeyModifiers::CONTROL,
+    ))));
+    assert_eq!(app.keys.filter, "");
+    assert_eq!(app.keys.visible.len(), all);
+    type_text(&mut app, "ledger");
+    press(&mut app, KeyCode::Enter);
     app.update(Message::Input(Event::Paste("x".into())));
     assert_eq!(app.keys.filter, "ledger", "a paste lands only while typing");
     press(&mut app, KeyCode::Char('/'));
