@@ -78,7 +78,9 @@ fn render_regions(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
                 _ if !state.describing.is_empty() => format!("{} left", state.describing.len()),
                 _ if state.is_loading() => "listing".into(),
                 (Some(_), _) => "ERROR".into(),
-                (None, Some(at)) => age(at, app.now),
+                // The time of the read, not its age: an idle console draws nothing, and an
+                // age would stand still on screen while it grew.
+                (None, Some(at)) => at.format("%H:%M:%S").to_string(),
                 (None, None) => "-".into(),
             };
             let overdue = count(RotationStatus::Overdue);
