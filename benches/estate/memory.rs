@@ -21,8 +21,8 @@ fn refreshes(total: usize) -> usize {
     if total > 20_000 { 10 } else { 30 }
 }
 
-/// `VmHWM` and `VmRSS` of process `pid` (or `self`), in MiB.
-pub fn rss_mib(pid: &str) -> (f64, f64) {
+/// Two sizes from `/proc/{pid}/status` (`pid` may be `self`), in MiB; NaN where missing.
+fn status_mib(pid: &str, names: [&str; 2]) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -32,22 +32,18 @@ pub fn rss_mib(pid: &str) -> (f64, f64) {
             .and_then(|kb| kb.parse::<f64>().ok())
             .map_or(f64::NAN, |kb| kb / 1024.0)
     };
-    (field("VmHWM:"), field("VmRSS:"))
+    (field(names[0]), field(names[1]))
 }
 
-/// `RssAnon` and `RssFile` of process `pid`, in MiB: the heap and stacks, and the mapped
-/// program code and libraries (shared with every other process running them, and reclaimable).
+/// `VmHWM` and `VmRSS` of process `pid`: the peak and current resident size.
+pub fn rss_mib(pid: &str) -> (f64, f64) {
+    status_mib(pid, ["VmHWM:", "VmRSS:"])
+}
+
+/// `RssAnon` and `RssFile` of process `pid`: the heap and stacks, and the mapped program code
+/// and libraries (shared with every other process running them, and reclaimable).
 pub fn rss_parts_mib(pid: &str) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("RssAnon:"), field("RssFile:"))
+    status_mib(pid, ["RssAnon:", "RssFile:"])
 }
 
 /// The child: loads `total` keys, draws, then takes 30 refreshes; prints one JSON line.
