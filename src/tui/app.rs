@@ -5,7 +5,7 @@
 //! [`Effect`]s, the I/O it wants done, which [`super::runtime`] carries out in background
 //! tasks that report back as messages. Nothing here waits, and rendering only reads.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -14,12 +14,9 @@ use super::dialog::{Confirm, Overlay};
 use super::keymap::{Focus, Scroll};
 use super::keytable::{KeyTable, step};
 use crate::action::Context;
-use crate::aws::KeyProgress;
 use crate::cache::SharedRegion;
 use crate::config::{RotationPolicy, Settings};
-use crate::estate::{
-    DESCRIBING, Estate, Feed, Fetched, HsmSnapshot, Key, RegionFetch, SourceError,
-};
+use crate::estate::{Estate, Feed, Fetched, HsmSnapshot, Key, SourceError};
 use crate::policy::{Evaluation, Policy, RegionKeys, Verdict, evaluate_regions};
 
 /// The panes, in tab order.
@@ -124,9 +121,6 @@ pub struct App {
     /// When a refresh's progress last rebuilt them.
     last_progress_rebuild: Option<DateTime<Utc>>,
 }
-
-/// A refresh under way rebuilds the table with what it has read at most this often.
-const PROGRESS_REBUILD: chrono::TimeDelta = chrono::TimeDelta::milliseconds(500);
 
 /// Rows a page key moves.
 pub(super) const PAGE_ROWS: isize = 10;
@@ -437,96 +431,6 @@ impl App {
         }
     }
 
-    /// Folds in what a region's refresh has read so far: the listed keys, each shown with its
-    /// last known facts or as a placeholder until it is described, then the keys described.
-    /// The table is rebuilt at most every [`PROGRESS_REBUILD`]; a tick catches up.
-    fn absorb_progress(&mut self, region: &str, progress: KeyProgress) {
-        self.keys.remember_selection(&self.estate);
-        let Some(state) = self.estate.regions.get_mut(region) else {
-            return;
-        };
-        if !state.keys.loading {
-            // A late report from a refresh that has already finished.
-            return;
-        }
-        match progress {
-            KeyProgress::Listed { keys, describing } => {
-                let known: HashMap<&str, &Key> = state
-                    .key_list()
-                    .iter()
-                    .map(|k| (k.key_id.as_str(), k))
-                    .collect();
-                let keys: Vec<Key> = keys
-                    .into_iter()
-                    .map(|listed| match known.get(listed.key_id.as_str()) {
-                        Some(&old) if listed.state == DESCRIBING => Key {
-                            aliases: listed.aliases,
-                            ..old.clone()
-                        },
-                        _ => listed,
-                    })
-                    .collect();
-                state.keys.data = Some(Arc::new(keys));
-                state.describing = describing.into_iter().collect();
-            }
-            KeyProgress::Described(batch) => {
-                let keys = Arc::make_mut(state.keys.data.get_or_insert_with(Default::default));
-                let position: HashMap<String, usize> = keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| (k.key_id.clone(), i))
-                    .collect();
-                for key in batch {
-                    state.describing.remove(&key.key_id);
-                    match position.get(&key.key_id) {
-                        Some(&i) => keys[i] = key,
-                        None => keys.push(key),
-                    }
-                }
-            }
-        }
-        self.dirty = true;
-        self.outdated = true;
-        if self
-            .last_progress_rebuild
-            .is_none_or(|at| self.now - at >= PROGRESS_REBUILD)
-        {
-            self.last_progress_rebuild = Some(self.now);
-            self.rebuild();
-        }
-    }
-
-    /// Completes a progressive read's keys: the keys its reports already brought, which the
-    /// region holds, with the rest the finished read carries, in list order.
-    fn merge_reported(&mut self, fetch: &mut RegionFetch) {
-        fetch.reported = false;
-        let (Ok(rest), Some(state)) = (
-            &mut fetch.snapshot.keys,
-            self.estate.regions.get_mut(&fetch.snapshot.region),
-        ) else {
-            return;
-        };
-        let mut keys = state
-            .keys
-            .data
-            .take()
-            .map(|shared| Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone()))
-            .unwrap_or_default();
-        let position: HashMap<String, usize> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.key_id.clone(), i))
-            .collect();
-        for key in rest.drain(..) {
-            match position.get(&key.key_id) {
-                Some(&i) => keys[i] = key,
-                None => keys.push(key),
-            }
-        }
-        keys.sort_by(Key::list_order);
-        *rest = keys;
-    }
-
     /// Recomputes what is derived from the estate: the key table and the compliance view.
     fn rebuild(&mut self) {
         self.outdated = false;
@@ -743,5 +647,6 @@ fn last_good<T: Clone>(feed: &Feed<Vec<T>>) -> Fetched<Vec<T>> {
 mod commands;
 mod input;
 mod messages;
+mod progress;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,8 @@ use super::*;
 use crate::action::plan::Target;
 use crate::action::plan::{Call, KeyRef, Step};
 use crate::action::{Confirmation, Outcome, Plan, Request, Risk, StepOutcome};
+use crate::aws::KeyProgress;
+use crate::estate::DESCRIBING;
 use crate::rotation::evaluate;
 use crate::tui::fixture;
 use crate::tui::keytable::key_of;

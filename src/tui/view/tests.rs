@@ -302,20 +302,7 @@ fn a_destructive_plan_asks_for_the_alias_or_the_key_id() {
 
 #[test]
 fn a_failing_region_shows_its_error_and_the_age_of_its_data() {
-    let mut app = fixture::app();
-    app.now = fixture::now() + chrono::Duration::minutes(7);
-    let mut failed = fixture::snapshot("eu-west-1");
-    failed.fetched_at = app.now;
-    let err = crate::estate::SourceError {
-        operation: "ListKeys".into(),
-        code: "ConnectionFailed".into(),
-        message: "connection refused".into(),
-        request_id: None,
-    };
-    failed.keys = Err(err.clone());
-    failed.clusters = Err(err.clone());
-    failed.alarms = Err(err);
-    app.update(Message::Region(failed.into()));
+    let app = failing(&["eu-west-1"]);
     let text = screen(&app, 80, 24);
     assert!(text.contains("ConnectionFailed"), "{text}");
     assert!(
